@@ -1,0 +1,361 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { MapOf, StringEnum } from './schema-kit.js';
+
+/**
+ * The schema of `Downloader.spec`: the one definition from which both the TypeScript types and
+ * the CRD's OpenAPI schema (with defaults and CEL admission rules) are made.
+ */
+
+/** HTTP methods a source may be called with. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** DynamoDB key attribute types. */
+export const KEY_TYPES = ['S', 'N', 'B'] as const;
+/** DynamoDB attribute types an item mapping may produce. */
+export const ITEM_TYPES = ['S', 'N', 'B', 'BOOL', 'NULL'] as const;
+/**
+ * kubectl reads manifests as YAML 1.1, where an unquoted `N` is the boolean false, so
+ * `count: {N: $.x}` reaches the API server as `{"false": "$.x"}`. Only N can arrive that way, so
+ * "false" is accepted as N; `normalizeItemType` maps it back.
+ */
+export const YAML11_N_ALIAS = 'false';
+
+/** The DynamoDB type an item mapping key stands for, undoing kubectl's YAML 1.1 reading of N. */
+export function normalizeItemType(key: string): string {
+  return key === YAML11_N_ALIAS ? 'N' : key;
+}
+export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
+export const WORKFLOW_TYPES = ['STANDARD', 'EXPRESS'] as const;
+
+const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+/** A JSONPath of the subset Step Functions accepts in `.$` fields: dots, indexes, quoted keys. */
+const JSON_PATH = "^\\$(\\.[A-Za-z_][A-Za-z0-9_-]*|\\[[0-9]+\\]|\\['[^']+'\\])*$";
+const celJsonPath = celString(JSON_PATH);
+const NUMBER = '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$';
+
+/** Escapes a string for a single-quoted CEL literal. */
+function celString(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+const SecretKeyRef = Type.Object(
+  {
+    name: Type.String({
+      description: "Name of a Secret in the Downloader's own namespace.",
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    }),
+    key: Type.String({
+      description: 'Key within the Secret whose value is the credential.',
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[-._a-zA-Z0-9]+$',
+    }),
+    namespace: Type.Optional(
+      Type.String({
+        description:
+          'Not allowed: a Downloader reads Secrets of its own namespace only. Present so that a ' +
+          'manifest naming another namespace is rejected instead of silently pruned.',
+        maxLength: 63,
+      }),
+    ),
+  },
+  {
+    description: 'Reference to the Secret key holding the credential.',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.__namespace__)',
+        message:
+          'secretRef.namespace is not allowed: a Downloader may only read Secrets of its own namespace',
+        fieldPath: '.namespace',
+        reason: 'FieldValueForbidden',
+      },
+    ],
+  },
+);
+
+const Auth = Type.Object(
+  {
+    secretRef: SecretKeyRef,
+    header: Type.String({
+      description:
+        'Header the proxy sets from the Secret on every request to the source. The value is ' +
+        'mapped in the API Gateway integration, so it never appears in the state machine, its ' +
+        'input or its execution history.',
+      default: 'Authorization',
+      maxLength: 128,
+      pattern: HEADER_NAME,
+    }),
+    prefix: Type.String({
+      description: 'Text put before the Secret value in the header, for example "Bearer ".',
+      default: '',
+      maxLength: 64,
+    }),
+  },
+  { description: 'Credential sent to the source, taken from a Secret.' },
+);
+
+const Source = Type.Object(
+  {
+    url: Type.String({
+      description:
+        'Origin the proxy forwards to: an http or https URL, optionally with a base path, ' +
+        'without query or fragment. Example: https://esi.evetech.net',
+      maxLength: 2048,
+      pattern: '^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s/?#]+(/[^\\s?#]*)?$',
+      'x-kubernetes-validations': [
+        {
+          rule: "isURL(self) && url(self).getScheme() in ['http', 'https']",
+          message: 'source.url must be an absolute http or https URL',
+        },
+      ],
+    }),
+    path: Type.String({
+      description:
+        'Path requested below the url on every run, starting with "/"; may carry a query ' +
+        'string. Example: /v2/status?datasource=tranquility',
+      default: '/',
+      maxLength: 2048,
+      pattern: '^/[^\\s#]*$',
+    }),
+    method: StringEnum(HTTP_METHODS, {
+      description: 'HTTP method of the request.',
+      default: 'GET',
+    }),
+    headers: Type.Optional(
+      MapOf(Type.String({ description: 'Header value.', maxLength: 1024 }), {
+        description:
+          'Static, non-secret headers sent on every request. Credentials belong in auth, which ' +
+          'keeps them out of the execution history.',
+        maxProperties: 32,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.all(k, k.size() <= 128 && k.matches('${celString(HEADER_NAME)}'))`,
+            message: 'source.headers keys must be HTTP header names',
+          },
+          {
+            rule: "!self.exists(k, k.lowerAscii() == 'authorization')",
+            message:
+              'source.headers may not set Authorization: Step Functions refuses it; use source.auth',
+          },
+        ],
+      }),
+    ),
+    auth: Type.Optional(Auth),
+  },
+  {
+    description: 'The third-party HTTP API to download from.',
+    'x-kubernetes-validations': [
+      {
+        rule:
+          '!has(self.auth) || !has(self.headers) || ' +
+          '!self.headers.exists(k, k.lowerAscii() == self.auth.header.lowerAscii())',
+        message: 'source.headers may not set the header that source.auth sets',
+        fieldPath: '.headers',
+      },
+    ],
+  },
+);
+
+const KeySchema = Type.Object(
+  {
+    name: Type.String({ description: 'Attribute name of the key.', minLength: 1, maxLength: 255 }),
+    type: StringEnum(KEY_TYPES, { description: 'DynamoDB type of the key: S, N or B.' }),
+  },
+  { description: 'A key attribute of the table.' },
+);
+
+const Table = Type.Object(
+  {
+    name: Type.String({
+      description:
+        'DynamoDB table name. The operator creates it (on-demand capacity) or adopts an ' +
+        'existing table with the same keys.',
+      minLength: 3,
+      maxLength: 255,
+      pattern: '^[a-zA-Z0-9_.-]+$',
+    }),
+    partitionKey: KeySchema,
+    sortKey: Type.Optional(KeySchema),
+    deletionPolicy: StringEnum(DELETION_POLICIES, {
+      description:
+        'What happens to the table when the Downloader is deleted. Retain (default) keeps it ' +
+        'and its data; Delete removes it, but only if the operator created it.',
+      default: 'Retain',
+    }),
+  },
+  {
+    description: 'The DynamoDB table results are written to.',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.sortKey) || self.sortKey.name != self.partitionKey.name',
+        message: 'table.sortKey must differ from table.partitionKey',
+        fieldPath: '.sortKey.name',
+      },
+    ],
+  },
+);
+
+const ItemValue = MapOf(Type.String({ description: 'JSONPath or literal.', maxLength: 512 }), {
+  description:
+    'One entry: the DynamoDB type (S, N, B, BOOL or NULL) mapped to a JSONPath into the ' +
+    'download result (starting with $) or a literal. Numbers need no States.Format: the ' +
+    'operator converts them. Example: {N: $.ResponseBody.players}',
+  minProperties: 1,
+  maxProperties: 1,
+  'x-kubernetes-validations': [
+    {
+      rule: `self.all(t, t in ['${[...ITEM_TYPES, YAML11_N_ALIAS].join("', '")}'])`,
+      message: `item values must use a DynamoDB type of ${ITEM_TYPES.join(', ')}`,
+    },
+    {
+      rule: `self.all(t, !self[t].startsWith('$') || self[t].matches('${celJsonPath}'))`,
+      message: 'item paths must be JSONPaths like $.ResponseBody.players or $.Headers.Date[0]',
+    },
+    {
+      rule: `self.all(t, (t != 'N' && t != '${YAML11_N_ALIAS}') || self[t].startsWith('$') || self[t].matches('${celString(NUMBER)}'))`,
+      message: 'an N literal must be a number',
+    },
+    {
+      rule: "!has(self.BOOL) || self.BOOL.startsWith('$') || self.BOOL in ['true', 'false']",
+      message: 'a BOOL literal must be true or false',
+    },
+    {
+      rule: "!has(self.NULL) || self.NULL == 'true'",
+      message: 'NULL takes the literal true',
+    },
+  ],
+});
+
+const Schedule = Type.Object(
+  {
+    expression: Type.String({
+      description:
+        'When to run, as EventBridge Scheduler takes it: rate(1 minute), rate(5 minutes), ' +
+        'cron(0 12 * * ? *) (six fields) or at(2030-01-01T00:00:00).',
+      maxLength: 256,
+      pattern:
+        '^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\([^()]+\\)|' +
+        'at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\))$',
+      'x-kubernetes-validations': [
+        {
+          rule:
+            "!self.startsWith('rate(') || " +
+            "self.matches('^rate\\\\(1 (minute|hour|day)\\\\)$') || " +
+            "self.matches('^rate\\\\([1-9][0-9]+ (minutes|hours|days)\\\\)$') || " +
+            "self.matches('^rate\\\\([2-9] (minutes|hours|days)\\\\)$')",
+          message:
+            'rate() takes a singular unit for 1, rate(1 minute), and a plural one above, rate(5 minutes)',
+        },
+        {
+          rule:
+            "!self.startsWith('cron(') || " +
+            "self.matches('^cron\\\\(\\\\S+ \\\\S+ (\\\\? \\\\S+ \\\\S+|\\\\S+ \\\\S+ \\\\?) \\\\S+\\\\)$')",
+          message:
+            'cron() takes six fields, minutes hours day-of-month month day-of-week year, with ? ' +
+            'in day-of-month or day-of-week, for example cron(0 12 * * ? *)',
+        },
+      ],
+    }),
+    timezone: Type.String({
+      description: 'IANA time zone the expression is read in, for example Europe/Paris.',
+      default: 'UTC',
+      maxLength: 64,
+      pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$',
+    }),
+    suspend: Type.Boolean({
+      description: 'When true the schedule is kept but disabled; run-now still works.',
+      default: false,
+    }),
+  },
+  { description: 'When the download runs (an EventBridge Scheduler schedule).' },
+);
+
+const Workflow = Type.Object(
+  {
+    type: StringEnum(WORKFLOW_TYPES, {
+      description:
+        'Step Functions workflow type. STANDARD keeps an execution history the operator reads ' +
+        'back; EXPRESS is cheaper at high frequency but reports no last execution.',
+      default: 'STANDARD',
+    }),
+  },
+  { description: 'The Step Functions state machine.', default: {} },
+);
+
+/** `Downloader.spec` as a schema. */
+export const DownloaderSpecSchema = Type.Object(
+  {
+    source: Source,
+    table: Table,
+    select: Type.Optional(
+      MapOf(Type.String({ description: 'JSONPath into the download result.', maxLength: 1024 }), {
+        description:
+          'Optional fields picked out of the download result before the item is written ' +
+          '(a ResultSelector); the item then refers to them as $.name. Keeps large responses ' +
+          'under the 256 KiB state limit. Example: {players: $.ResponseBody.players}',
+        maxProperties: 64,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$') && self[k].matches('${celJsonPath}'))`,
+            message: 'select maps simple names to JSONPaths like $.ResponseBody.players',
+          },
+        ],
+      }),
+    ),
+    item: MapOf(ItemValue, {
+      description:
+        'The DynamoDB item written on each run: attribute name -> {type: JSONPath or literal}. ' +
+        'Must map the table keys with their key types.',
+      minProperties: 1,
+      maxProperties: 50,
+      'x-kubernetes-validations': [
+        {
+          rule: 'self.all(k, k.size() <= 255)',
+          message: 'item attribute names are at most 255 characters',
+        },
+      ],
+    }),
+    schedule: Schedule,
+    workflow: Workflow,
+  },
+  {
+    description: 'What to download, where to store it, and when.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.table.partitionKey.name in self.item',
+        message: 'item must map the table partition key',
+        fieldPath: '.item',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule:
+          '!(self.table.partitionKey.name in self.item) || ' +
+          'self.table.partitionKey.type in self.item[self.table.partitionKey.name] || ' +
+          "(self.table.partitionKey.type == 'N' && 'false' in self.item[self.table.partitionKey.name])",
+        message: 'item must give the partition key the table partition key type',
+        fieldPath: '.item',
+      },
+      {
+        rule: '!has(self.table.sortKey) || self.table.sortKey.name in self.item',
+        message: 'item must map the table sort key',
+        fieldPath: '.item',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule:
+          '!has(self.table.sortKey) || !(self.table.sortKey.name in self.item) || ' +
+          'self.table.sortKey.type in self.item[self.table.sortKey.name] || ' +
+          "(self.table.sortKey.type == 'N' && 'false' in self.item[self.table.sortKey.name])",
+        message: 'item must give the sort key the table sort key type',
+        fieldPath: '.item',
+      },
+    ],
+  },
+);
+
+/** The desired state of a Downloader, as the API server stores it (defaults applied). */
+export type DownloaderSpec = Static<typeof DownloaderSpecSchema>;
+export type ItemMapping = DownloaderSpec['item'];
+export type SourceSpec = DownloaderSpec['source'];
+export type TableSpec = DownloaderSpec['table'];
