@@ -1,0 +1,14 @@
+/**
+ * src/workflow: pure functions from a Downloader spec to what AWS is given, with no I/O. The
+ * state machine definition (ASL) and the classification of its failures, and the IAM policy
+ * documents of the roles. The aws/ modules deploy these; the controller compares them for drift.
+ */
+export * from './arn.js';
+export * from './asl.js';
+export * from './definition.js';
+export * from './definition-error.js';
+export * from './error-names.js';
+export * from './execution-errors.js';
+export * from './item-mapping.js';
+export * from './policies.js';
+export * from './source-request.js';
