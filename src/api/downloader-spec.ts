@@ -292,8 +292,10 @@ export const DownloaderSpecSchema = Type.Object(
       MapOf(Type.String({ description: 'JSONPath into the download result.', maxLength: 1024 }), {
         description:
           'Optional fields picked out of the download result before the item is written ' +
-          '(a ResultSelector); the item then refers to them as $.name. Keeps large responses ' +
-          'under the 256 KiB state limit. Example: {players: $.ResponseBody.players}',
+          '(a ResultSelector on the download task); the item then refers to them as $.name. ' +
+          'It keeps the state small between steps, but cannot rescue a response that is itself ' +
+          'over the 256 KiB payload limit: that fails the download. ' +
+          'Example: {players: $.ResponseBody.players}',
         maxProperties: 64,
         'x-kubernetes-validations': [
           {
