@@ -6,6 +6,8 @@
 //   GET  /v2/status                    {"players", "server_version", "start_time"}, Date header
 //   GET  /v2/secure/status             same, but 401 unless `Authorization: Bearer <token>`
 //   GET  /v2/markets/orders?page=N     one page of orders, with the page count in `X-Pages`
+//   GET  /v2/ping                      `pong` as text/plain (a body that is not JSON)
+//   ANY  /v2/echo                      {"method", "body"}: the request body, parsed if JSON
 //   POST /_control                     switches for later requests (see CONTROL_KEYS)
 //   GET  /_requests                    the recent requests received (method, path, headers...)
 //   DELETE /_requests                  forgets them
@@ -131,9 +133,19 @@ function ordersPage(page) {
   return orders;
 }
 
-function handleApi(req, res, url, settings) {
+function handleApi(req, res, url, body, settings) {
   if (settings.failStatus !== undefined) {
     sendJson(res, settings.failStatus, { error: `failing on purpose with ${settings.failStatus}` });
+    return;
+  }
+  if (url.pathname === '/v2/echo') {
+    let parsed = body;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      // not JSON: echoed as text
+    }
+    sendJson(res, 200, { method: req.method, body: parsed });
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -156,12 +168,21 @@ function handleApi(req, res, url, settings) {
       sendJson(res, 200, statusBody(settings), {}, settings.bodyBytes);
       return;
     }
+    case '/v2/ping':
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8' });
+      res.end('pong');
+      return;
     case '/v2/markets/orders':
     case '/v2/markets/orders/': {
       const pages = settings.pages ?? 3;
       const page = Number(url.searchParams.get('page') ?? '1');
       if (!Number.isInteger(page) || page < 1 || page > pages) {
-        sendJson(res, 404, { error: 'Requested page does not exist!' }, { 'X-Pages': String(pages) });
+        sendJson(
+          res,
+          404,
+          { error: 'Requested page does not exist!' },
+          { 'X-Pages': String(pages) },
+        );
         return;
       }
       sendJson(res, 200, ordersPage(page), { 'X-Pages': String(pages) }, settings.bodyBytes);
@@ -231,7 +252,7 @@ const server = http.createServer((req, res) => {
     }
     record(req, url, body);
     const settings = controls.forRequest(url.searchParams);
-    const answer = () => handleApi(req, res, url, settings);
+    const answer = () => handleApi(req, res, url, body, settings);
     if (settings.delayMs > 0) setTimeout(answer, settings.delayMs);
     else answer();
   });
