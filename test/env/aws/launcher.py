@@ -36,10 +36,11 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, quote
 
 #: The only moto version whose internals the patches were written against.
 REQUIRED_MOTO_VERSION = "5.2.5"
@@ -78,14 +79,22 @@ class LauncherApp:
         parts = raw_path.split("/")
         # /restapis/<id>/<stage>/_user_request_[/<path>]
         if len(parts) >= 5 and parts[1] == "restapis" and parts[4] == "_user_request_":
-            return self._invoke(environ, start_response, parts[2], parts[3],
-                                "/" + "/".join(parts[5:]), raw_query)
+            return self._invoke(
+                environ, start_response, parts[2], parts[3], "/" + "/".join(parts[5:]), raw_query
+            )
         if raw_path.startswith("/_launcher/"):
             return self._debug(environ, start_response, raw_path, raw_query)
         return self._moto_app(environ, start_response)
 
-    def _invoke(self, environ: dict[str, Any], start_response: StartResponse, api_id: str,
-                stage: str, path: str, raw_query: str) -> Iterable[bytes]:
+    def _invoke(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        api_id: str,
+        stage: str,
+        path: str,
+        raw_query: str,
+    ) -> Iterable[bytes]:
         from moto_patches.apigateway_invoke import GatewayRequest
 
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -102,23 +111,32 @@ class LauncherApp:
         start_response(_status_line(response.status), response.headers)
         return [response.body]
 
-    def _debug(self, environ: dict[str, Any], start_response: StartResponse, path: str,
-               raw_query: str) -> Iterable[bytes]:
+    def _debug(
+        self, environ: dict[str, Any], start_response: StartResponse, path: str, raw_query: str
+    ) -> Iterable[bytes]:
         from moto_patches.schedule_expressions import InvalidExpression
         from moto_patches.scheduler import next_fire_times
 
         query = {k: v[-1] for k, v in parse_qs(raw_query).items()}
         if path == "/_launcher/health":
-            return _json(start_response, 200, {
-                "status": "ok", "moto": REQUIRED_MOTO_VERSION, "port": self._port(),
-            })
+            return _json(
+                start_response,
+                200,
+                {
+                    "status": "ok",
+                    "moto": REQUIRED_MOTO_VERSION,
+                    "port": self._port(),
+                },
+            )
         if path == "/_launcher/scheduler/schedules":
             return _json(start_response, 200, {"schedules": self._scheduler.state()})
         if path == "/_launcher/scheduler/next-fires":
             try:
-                after = _parse_time(query.get("after")) or datetime.now(timezone.utc)
+                after = _parse_time(query.get("after")) or datetime.now(UTC)
                 times = next_fire_times(
-                    query.get("expression", ""), query.get("timezone"), after,
+                    query.get("expression", ""),
+                    query.get("timezone"),
+                    after,
                     min(int(query.get("count", "5")), 100),
                     anchor=_parse_time(query.get("anchor")),
                     start_date=_parse_time(query.get("startDate")),
@@ -126,9 +144,13 @@ class LauncherApp:
                 )
             except (InvalidExpression, ValueError) as err:
                 return _json(start_response, 400, {"message": str(err)})
-            return _json(start_response, 200, {
-                "times": [t.isoformat().replace("+00:00", "Z") for t in times],
-            })
+            return _json(
+                start_response,
+                200,
+                {
+                    "times": [t.isoformat().replace("+00:00", "Z") for t in times],
+                },
+            )
         return _json(start_response, 404, {"message": f"no launcher endpoint {path}"})
 
 
@@ -165,9 +187,13 @@ def _status_line(status: int) -> str:
 
 def _json(start_response: StartResponse, status: int, body: Any) -> Iterable[bytes]:
     data = json.dumps(body).encode()
-    start_response(_status_line(status), [
-        ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-    ])
+    start_response(
+        _status_line(status),
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+        ],
+    )
     return [data]
 
 
@@ -175,7 +201,7 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 #: Longest log message kept whole; moto logs the repr of a whole state on each task failure.
@@ -241,11 +267,14 @@ def main(argv: list[str]) -> None:
 
     bound_port = {"value": args.port}
     app = LauncherApp(
-        DomainDispatcherApplication(create_backend_app), invoker, fire_scheduler,
+        DomainDispatcherApplication(create_backend_app),
+        invoker,
+        fire_scheduler,
         lambda: bound_port["value"],
     )
-    server = make_server(args.host, args.port, app, threaded=True,
-                         request_handler=MotoRequestHandler)
+    server = make_server(
+        args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
+    )
     bound_port["value"] = server.server_address[1]
     # moto's Step Functions tasks call back into this server at localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(bound_port["value"])
@@ -265,8 +294,12 @@ def main(argv: list[str]) -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    LOG.info("moto %s with launcher patches listening on http://%s:%d", REQUIRED_MOTO_VERSION,
-             args.host, bound_port["value"])
+    LOG.info(
+        "moto %s with launcher patches listening on http://%s:%d",
+        REQUIRED_MOTO_VERSION,
+        args.host,
+        bound_port["value"],
+    )
     server.serve_forever()
     LOG.info("stopped")
     logging.shutdown()

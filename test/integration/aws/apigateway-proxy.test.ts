@@ -2,7 +2,7 @@
 // /restapis/<id>/<stage>/_user_request_/<path>), which moto's server mode lacks: routing to the
 // {proxy+} HTTP_PROXY integration, request parameter mappings, the answer as API Gateway gives
 // it, deployment snapshots, and the mapping validation of PutIntegration.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { CreateDeploymentCommand, PutIntegrationCommand } from '@aws-sdk/client-api-gateway';
 
 import {
@@ -15,6 +15,9 @@ import {
   upstreamRequests,
 } from './fixtures.js';
 import { type LocalAws, useLocalAws } from './local-aws.js';
+
+// Set here rather than in the jest config, so the file runs the same under any config.
+jest.setTimeout(30_000);
 
 let aws: LocalAws;
 let clients: Clients;
@@ -126,6 +129,30 @@ describe('invoking a deployed {proxy+} HTTP_PROXY REST API at its stage URL', ()
     expect(response.status).toBe(404);
     const [received] = await upstreamRequests(aws, scope);
     expect(received?.rawUrl).toBe(`/%7Bproxy%7D?scope=${scope}`);
+  });
+});
+
+describe('integration failures', () => {
+  it('answers 504 when the upstream is slower than the integration timeout', async () => {
+    const api = await createProxyApi(clients.apigw, {
+      upstreamUrl: aws.upstreamUrl,
+      timeoutInMillis: 300,
+    });
+
+    const response = await fetch(`${stageUrl(aws, api.restApiId, 'prod')}/v2/status?delayMs=2000`);
+
+    expect(response.status).toBe(504);
+    expect(await response.json()).toEqual({ message: 'Endpoint request timed out' });
+  });
+
+  it('answers 500 when the upstream refuses the connection', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const api = await createProxyApi(clients.apigw, { upstreamUrl: 'http://127.0.0.1:1' });
+
+    const response = await fetch(`${stageUrl(aws, api.restApiId, 'prod')}/v2/status`);
+
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ message: 'Internal server error' });
   });
 });
 

@@ -2,7 +2,7 @@
 // EVE status API, the two-step state machine (apigateway:invoke, then dynamodb:putItem), run
 // by StartExecution and by an EventBridge Scheduler rate schedule, with and without the
 // Authorization header mapping the article's workaround needs.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleCommand, DeleteScheduleCommand } from '@aws-sdk/client-scheduler';
 import { ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -34,6 +34,9 @@ interface InvokeOutput {
   StatusCode: number;
   StatusText: string;
 }
+
+// Set here rather than in the jest config, so the file runs the same under any config.
+jest.setTimeout(30_000);
 
 let aws: LocalAws;
 let clients: Clients;

@@ -76,6 +76,8 @@ export interface ProxyApiOptions {
   integrationRequestParameters?: Record<string, string>;
   /** Map `{proxy}` in the URI from the method's path parameter (default true, as AWS needs). */
   mapProxyPath?: boolean;
+  /** The integration timeout (API Gateway's default is 29 s). */
+  timeoutInMillis?: number;
 }
 
 export interface ProxyApi {
@@ -120,6 +122,7 @@ export async function createProxyApi(apigw: APIGatewayClient, options: ProxyApiO
       type: 'HTTP_PROXY',
       integrationHttpMethod: 'ANY',
       uri: `${options.upstreamUrl}/{proxy}`,
+      timeoutInMillis: options.timeoutInMillis,
       requestParameters: {
         ...(mapProxyPath ? { 'integration.request.path.proxy': 'method.request.path.proxy' } : {}),
         ...options.integrationRequestParameters,

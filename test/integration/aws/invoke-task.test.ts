@@ -2,7 +2,7 @@
 // Path, Headers and QueryParameters as maps of lists, RequestBody), the output it returns
 // (Headers as lists, ResponseBody parsed, StatusCode, StatusText), and its failures
 // (ApiGateway.<status>, so that Retry and Catch work), plus the dynamodb:putItem task.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 
 import {
@@ -19,6 +19,9 @@ import {
   waitForExecution,
 } from './fixtures.js';
 import { type LocalAws, useLocalAws } from './local-aws.js';
+
+// Set here rather than in the jest config, so the file runs the same under any config.
+jest.setTimeout(30_000);
 
 let aws: LocalAws;
 let clients: Clients;

@@ -27,12 +27,12 @@ import json
 import logging
 import re
 import secrets
-import socket
 import ssl
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from moto.apigateway import models as apigw_models
@@ -53,8 +53,17 @@ REMAPPED_RESPONSE_HEADERS = frozenset(
 
 #: Hop-by-hop headers that are never passed on in either direction.
 HOP_BY_HOP_HEADERS = frozenset(
-    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-     "upgrade", "content-length", "host"]
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+    ]
 )
 
 _MAPPING_KEY = re.compile(r"integration\.request\.(path|querystring|header)\.([^.\s]+)")
@@ -142,8 +151,9 @@ def install() -> None:
 
     original_put_integration = apigw_models.APIGatewayBackend.put_integration
 
-    def put_integration(self: Any, function_id: str, resource_id: str, method_type: str,
-                        *args: Any, **kwargs: Any):
+    def put_integration(
+        self: Any, function_id: str, resource_id: str, method_type: str, *args: Any, **kwargs: Any
+    ):
         method = self.get_method(function_id, resource_id, method_type)
         validate_request_parameters(
             kwargs.get("request_parameters"), method.request_parameters or {}
@@ -206,7 +216,9 @@ def snapshot_api(api: Any) -> list[ResourceSnapshot]:
             methods[verb] = MethodSnapshot(
                 http_method=verb,
                 request_parameters=dict(method.request_parameters or {}),
-                integration=None if integration is None else IntegrationSnapshot(
+                integration=None
+                if integration is None
+                else IntegrationSnapshot(
                     type=integration.integration_type,
                     uri=integration.uri,
                     http_method=integration.http_method,
@@ -233,12 +245,13 @@ class RestApiInvoker:
         request_id = str(uuid.uuid4())
         api = find_rest_api(api_id, region_hint=region_hint, account_hint=account_hint)
         stage = api.stages.get(stage_name) if api is not None else None
-        deployment = (
-            api.deployments.get(stage.deployment_id) if api is not None and stage else None
-        )
+        deployment = api.deployments.get(stage.deployment_id) if api is not None and stage else None
         if deployment is None:
-            LOG.info("invoke %s/%s: no such API or stage, or stage without deployment",
-                     api_id, stage_name)
+            LOG.info(
+                "invoke %s/%s: no such API or stage, or stage without deployment",
+                api_id,
+                stage_name,
+            )
             return _gateway_error(403, "Forbidden", "ForbiddenException", request_id)
         snapshot: list[ResourceSnapshot] | None = getattr(deployment, SNAPSHOT_ATTRIBUTE, None)
         if snapshot is None:
@@ -252,27 +265,40 @@ class RestApiInvoker:
             method = resource.methods.get(request.method.upper()) or resource.methods.get("ANY")
         if matched is None or method is None:
             return _gateway_error(
-                403, "Missing Authentication Token", "MissingAuthenticationTokenException",
+                403,
+                "Missing Authentication Token",
+                "MissingAuthenticationTokenException",
                 request_id,
             )
         resource, path_params = matched
 
         integration = method.integration
         if integration is None:
-            LOG.warning("invoke %s/%s %s %s: method has no integration",
-                        api_id, stage_name, request.method, resource.path)
-            return _gateway_error(500, "Internal server error", "InternalServerErrorException",
-                                  request_id)
+            LOG.warning(
+                "invoke %s/%s %s %s: method has no integration",
+                api_id,
+                stage_name,
+                request.method,
+                resource.path,
+            )
+            return _gateway_error(
+                500, "Internal server error", "InternalServerErrorException", request_id
+            )
 
         context = _Context(request, path_params, stage, resource, request_id, api_id)
         if integration.type != "HTTP_PROXY":
-            LOG.warning("invoke %s/%s: integration type %s is not run by the launcher",
-                        api_id, stage_name, integration.type)
-            return _gateway_error(500, "Internal server error", "InternalServerErrorException",
-                                  request_id)
+            LOG.warning(
+                "invoke %s/%s: integration type %s is not run by the launcher",
+                api_id,
+                stage_name,
+                integration.type,
+            )
+            return _gateway_error(
+                500, "Internal server error", "InternalServerErrorException", request_id
+            )
         return self._http_proxy(integration, context)
 
-    def _http_proxy(self, integration: IntegrationSnapshot, context: "_Context") -> GatewayResponse:
+    def _http_proxy(self, integration: IntegrationSnapshot, context: _Context) -> GatewayResponse:
         request = context.request
         mapped_path: dict[str, str] = {}
         mapped_query: dict[str, list[str]] = {}
@@ -296,35 +322,47 @@ class RestApiInvoker:
 
         lowered_mapped = {name.lower() for name in mapped_headers}
         headers = [
-            (k, v) for k, v in request.headers
+            (k, v)
+            for k, v in request.headers
             if k.lower() not in HOP_BY_HOP_HEADERS and k.lower() not in lowered_mapped
         ]
         headers += [(k, v) for k, values in mapped_headers.items() for v in values]
         headers.append(("X-Amzn-Trace-Id", context.trace_id))
         forwarded = request.header("X-Forwarded-For")
+        client_chain = f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip
         headers = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
-        headers.append(
-            ("X-Forwarded-For", f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip)
-        )
+        headers.append(("X-Forwarded-For", client_chain))
 
         verb = request.method.upper()
         if integration.http_method and integration.http_method.upper() != "ANY":
             verb = integration.http_method.upper()
 
-        LOG.info("invoke %s/%s %s %s -> HTTP_PROXY %s %s", context.api_id, context.stage_name,
-                 request.method, request.path, verb, _redact_url(url))
+        LOG.info(
+            "invoke %s/%s %s %s -> HTTP_PROXY %s %s",
+            context.api_id,
+            context.stage_name,
+            request.method,
+            request.path,
+            verb,
+            _redact_url(url),
+        )
         try:
             status, upstream_headers, body = _http_call(
                 verb, url, query, headers, request.body, integration.timeout_ms / 1000
             )
-        except socket.timeout:
+        except TimeoutError:
             LOG.warning("invoke %s: integration timed out", context.api_id)
-            return _gateway_error(504, "Endpoint request timed out",
-                                  "InternalServerErrorException", context.request_id)
+            return _gateway_error(
+                504,
+                "Endpoint request timed out",
+                "InternalServerErrorException",
+                context.request_id,
+            )
         except (OSError, http.client.HTTPException) as err:
             LOG.warning("invoke %s: integration failed: %s", context.api_id, type(err).__name__)
-            return _gateway_error(500, "Internal server error", "InternalServerErrorException",
-                                  context.request_id)
+            return _gateway_error(
+                500, "Internal server error", "InternalServerErrorException", context.request_id
+            )
 
         answer: list[tuple[str, str]] = []
         for key, value in upstream_headers:
@@ -338,26 +376,39 @@ class RestApiInvoker:
         return self._answer(status, answer, body, context.request_id, context.trace_id)
 
     @staticmethod
-    def _answer(status: int, headers: list[tuple[str, str]], body: bytes, request_id: str,
-                trace_id: str | None = None) -> GatewayResponse:
-        gateway_headers = [
-            ("Date", formatdate(usegmt=True)),
+    def _answer(
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        request_id: str,
+        trace_id: str | None = None,
+    ) -> GatewayResponse:
+        """Adds the headers API Gateway sets itself; they replace any of the same name."""
+        own = [
             ("Content-Length", str(len(body))),
             ("Connection", "keep-alive"),
             ("x-amzn-RequestId", request_id),
             ("x-amz-apigw-id", _apigw_id()),
             ("X-Amzn-Trace-Id", trace_id or _trace_id()),
         ]
-        kept = [(k, v) for k, v in headers if k.lower() not in {h.lower() for h, _ in gateway_headers}]
-        return GatewayResponse(status=status, headers=gateway_headers[:1] + kept + gateway_headers[1:],
-                               body=body)
+        own_names = {name.lower() for name, _ in own} | {"date"}
+        kept = [(k, v) for k, v in headers if k.lower() not in own_names]
+        date = ("Date", formatdate(usegmt=True))
+        return GatewayResponse(status=status, headers=[date, *kept, *own], body=body)
 
 
 class _Context:
     """Resolves mapping sources against one request."""
 
-    def __init__(self, request: GatewayRequest, path_params: dict[str, str], stage: Any,
-                 resource: ResourceSnapshot, request_id: str, api_id: str):
+    def __init__(
+        self,
+        request: GatewayRequest,
+        path_params: dict[str, str],
+        stage: Any,
+        resource: ResourceSnapshot,
+        request_id: str,
+        api_id: str,
+    ):
         self.request = request
         self.path_params = path_params
         self.stage_name = stage.name
@@ -402,8 +453,9 @@ class _Context:
         return None
 
 
-def find_rest_api(api_id: str, *, region_hint: str | None = None,
-                  account_hint: str | None = None) -> Any | None:
+def find_rest_api(
+    api_id: str, *, region_hint: str | None = None, account_hint: str | None = None
+) -> Any | None:
     """The moto RestAPI with this id, preferring the hinted account and region."""
     candidates = []
     for account_id, regions in list(apigw_models.apigateway_backends.items()):
@@ -465,20 +517,29 @@ def _expand_uri(uri: str, path_values: dict[str, str]) -> str:
 
     A placeholder without a mapping stays, percent-encoded, as API Gateway sends it.
     """
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name in path_values:
             return path_values[name]
-        LOG.warning("integration URI placeholder {%s} has no integration.request.path.%s "
-                    "mapping; it is sent literally, as API Gateway does", name, name)
+        LOG.warning(
+            "integration URI placeholder {%s} has no integration.request.path.%s "
+            "mapping; it is sent literally, as API Gateway does",
+            name,
+            name,
+        )
         return quote("{" + name + "}", safe="")
 
     return re.sub(r"\{([^{}+]+)\+?\}", replace, uri)
 
 
 def _http_call(
-    method: str, url: str, query: list[tuple[str, str]], headers: list[tuple[str, str]],
-    body: bytes, timeout_s: float,
+    method: str,
+    url: str,
+    query: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    timeout_s: float,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     parts = urlsplit(url)
     target = parts.path or "/"

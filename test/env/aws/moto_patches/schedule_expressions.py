@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -44,14 +44,22 @@ __all__ = [
 MAX_CRON_YEAR = 2199
 MIN_CRON_YEAR = 1970
 
-_MONTHS = {name: i + 1 for i, name in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
-_WEEKDAYS = {name: i + 1 for i, name in enumerate(
-    ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
+_WEEKDAYS = {
+    name: i + 1 for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])
+}
 _RATE_UNITS = {
-    "minute": 60, "minutes": 60,
-    "hour": 3600, "hours": 3600,
-    "day": 86400, "days": 86400,
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
 }
 
 
@@ -150,7 +158,7 @@ ScheduleExpression = RateExpression | CronExpression | AtExpression
 def parse_timezone(name: str | None) -> tzinfo:
     """Resolves a ScheduleExpressionTimezone (an IANA name; UTC when absent)."""
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -266,9 +274,7 @@ def _parse_field(
     return frozenset(values)
 
 
-def _parse_item(
-    item: str, low: int, high: int, names: dict[str, int], *, wrap: bool
-) -> set[int]:
+def _parse_item(item: str, low: int, high: int, names: dict[str, int], *, wrap: bool) -> set[int]:
     base, _, step_text = item.partition("/")
     step = 1
     if step_text:
@@ -368,7 +374,7 @@ def _nearest_weekday(year: int, month: int, day: int) -> int:
 def _to_utc(local: datetime, tz: tzinfo) -> datetime | None:
     """The UTC instant of a naive local time, or None if DST skips that local time."""
     aware = local.replace(tzinfo=tz, fold=0)
-    utc = aware.astimezone(timezone.utc)
+    utc = aware.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != local:
         return None
     return utc

@@ -27,9 +27,10 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from moto.scheduler import models as scheduler_models
 from moto.scheduler.exceptions import ValidationException
@@ -51,7 +52,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def install_validation() -> None:
@@ -90,8 +91,12 @@ class _Track:
 class Scheduler:
     """Fires due schedules into Step Functions from a daemon thread."""
 
-    def __init__(self, start_execution: Callable[[str, str, str], str],
-                 tick_seconds: float = DEFAULT_TICK_SECONDS, clock: Clock = utc_now):
+    def __init__(
+        self,
+        start_execution: Callable[[str, str, str], str],
+        tick_seconds: float = DEFAULT_TICK_SECONDS,
+        clock: Clock = utc_now,
+    ):
         """``start_execution(state_machine_arn, name, input)`` returns the execution ARN."""
         self._start_execution = start_execution
         self._tick_seconds = tick_seconds
@@ -138,7 +143,7 @@ class Scheduler:
         """Fires every due schedule once; public so that tests can drive it with a fake clock."""
         now = self._clock()
         seen: set[str] = set()
-        for backend, group, schedule in _all_schedules():
+        for group, schedule in _all_schedules():
             seen.add(schedule.arn)
             with self._lock:
                 track = self._observe(schedule, now)
@@ -146,8 +151,10 @@ class Scheduler:
                 continue
             self._fire(schedule, track, now)
             if track.next_fire is None and schedule.action_after_completion == "DELETE":
-                LOG.info("schedule %s completed; deleting it (ActionAfterCompletion DELETE)",
-                         schedule.arn)
+                LOG.info(
+                    "schedule %s completed; deleting it (ActionAfterCompletion DELETE)",
+                    schedule.arn,
+                )
                 group.schedules.pop(schedule.name, None)
         with self._lock:
             for arn in set(self._tracks) - seen:
@@ -173,14 +180,20 @@ class Scheduler:
             track.last_fired_at = previous.last_fired_at
             track.last_execution_arn = previous.last_execution_arn
         if schedule.state == "ENABLED":
+            just_before = now - timedelta(microseconds=1)
             try:
-                track.next_fire = _next_fire(schedule, track.anchor, now - timedelta(microseconds=1))
+                track.next_fire = _next_fire(schedule, track.anchor, just_before)
             except InvalidExpression as err:
                 track.last_error = str(err)
         self._tracks[schedule.arn] = track
-        LOG.info("schedule %s (%s, %s, %s): next fire %s", schedule.arn,
-                 schedule.schedule_expression, schedule.schedule_expression_timezone,
-                 schedule.state, _iso(track.next_fire))
+        LOG.info(
+            "schedule %s (%s, %s, %s): next fire %s",
+            schedule.arn,
+            schedule.schedule_expression,
+            schedule.schedule_expression_timezone,
+            schedule.state,
+            _iso(track.next_fire),
+        )
         return track
 
     def _fire(self, schedule: Any, track: _Track, now: datetime) -> None:
@@ -197,8 +210,9 @@ class Scheduler:
             LOG.info("schedule %s fired: started %s", schedule.arn, execution_arn)
         except Exception as err:  # noqa: BLE001 - AWS would retry and count a failed invocation
             track.last_error = f"{type(err).__name__}: {err}"
-            LOG.warning("schedule %s fired but its target failed: %s", schedule.arn,
-                        track.last_error)
+            LOG.warning(
+                "schedule %s fired but its target failed: %s", schedule.arn, track.last_error
+            )
         track.fire_count += 1
         track.last_fired_at = now
         # The next time after now, not after the missed one: a stalled process does not
@@ -222,18 +236,25 @@ def make_step_functions_starter() -> Callable[[str, str, str], str]:
     return start
 
 
-def next_fire_times(expression_text: str, timezone_name: str | None, after: datetime,
-                    count: int, *, anchor: datetime | None = None,
-                    start_date: datetime | None = None,
-                    end_date: datetime | None = None) -> list[datetime]:
+def next_fire_times(
+    expression_text: str,
+    timezone_name: str | None,
+    after: datetime,
+    count: int,
+    *,
+    anchor: datetime | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+) -> list[datetime]:
     """The next ``count`` fire times after ``after``: what the debug endpoint reports."""
     expression = parse_expression(expression_text)
     tz = parse_timezone(timezone_name)
     times: list[datetime] = []
     cursor = after
     while len(times) < count:
-        fire = next_fire_after(expression, tz, cursor, anchor=anchor or after,
-                               start_date=start_date, end_date=end_date)
+        fire = next_fire_after(
+            expression, tz, cursor, anchor=anchor or after, start_date=start_date, end_date=end_date
+        )
         if fire is None:
             break
         times.append(fire)
@@ -249,18 +270,20 @@ def _next_fire(schedule: Any, anchor: datetime, after: datetime) -> datetime | N
     else:
         start_date = _timestamp(schedule.start_date)
         end_date = _timestamp(schedule.end_date)
-    return next_fire_after(expression, tz, after, anchor=anchor, start_date=start_date,
-                           end_date=end_date)
+    return next_fire_after(
+        expression, tz, after, anchor=anchor, start_date=start_date, end_date=end_date
+    )
 
 
-def _all_schedules() -> list[tuple[Any, Any, Any]]:
-    """Every schedule in every account and region, copied so requests may change them."""
+def _all_schedules() -> list[tuple[Any, Any]]:
+    """(group, schedule) for every schedule in every account and region, copied so that
+    requests may change moto's dictionaries while the scheduler walks them."""
     found = []
-    for _account, regions in list(scheduler_models.scheduler_backends.items()):
-        for _region, backend in list(regions.items()):
+    for regions in list(scheduler_models.scheduler_backends.values()):
+        for backend in list(regions.values()):
             for group in list(backend.schedule_groups.values()):
                 for schedule in list(group.schedules.values()):
-                    found.append((backend, group, schedule))
+                    found.append((group, schedule))
     return found
 
 
@@ -269,15 +292,13 @@ def _timestamp(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
     try:
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
     except ValueError:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat().replace(
-        "+00:00", "Z"
-    )
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")

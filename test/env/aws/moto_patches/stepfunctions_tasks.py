@@ -58,8 +58,15 @@ LOG = logging.getLogger("launcher.stepfunctions")
 
 #: The parameters of apigateway:invoke, as documented.
 TASK_PARAMETERS = (
-    "ApiEndpoint", "Method", "Headers", "Stage", "Path", "QueryParameters", "RequestBody",
-    "AllowNullValues", "AuthType",
+    "ApiEndpoint",
+    "Method",
+    "Headers",
+    "Stage",
+    "Path",
+    "QueryParameters",
+    "RequestBody",
+    "AllowNullValues",
+    "AuthType",
 )
 
 _METHODS = frozenset(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
@@ -67,9 +74,21 @@ _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
 
 #: Header names Step Functions refuses in ``Headers`` (compared case-insensitively).
 FORBIDDEN_HEADERS = frozenset(
-    h.lower() for h in [
-        "Authorization", "Connection", "Content-md5", "Expect", "Host", "Max-Forwards",
-        "Proxy-Authenticate", "Server", "TE", "Transfer-Encoding", "Trailer", "Upgrade", "Via",
+    h.lower()
+    for h in [
+        "Authorization",
+        "Connection",
+        "Content-md5",
+        "Expect",
+        "Host",
+        "Max-Forwards",
+        "Proxy-Authenticate",
+        "Server",
+        "TE",
+        "Transfer-Encoding",
+        "Trailer",
+        "Upgrade",
+        "Via",
         "Www-Authenticate",
     ]
 )
@@ -112,12 +131,19 @@ def install(invoker: RestApiInvoker) -> None:
     """Replaces moto's apigateway:invoke evaluation and names unnamed executions."""
     task_class = moto_apigw_task.StateTaskServiceApiGateway
 
-    def _eval_service_task(self: Any, env: Any, resource_runtime_part: Any,
-                           normalised_parameters: dict, state_credentials: Any = None,
-                           **_: Any) -> None:
+    def _eval_service_task(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any = None,
+        **_: Any,
+    ) -> None:
         request, api_id, stage, region = build_request(normalised_parameters)
         response = invoker.invoke(
-            api_id, stage, request,
+            api_id,
+            stage,
+            request,
             region_hint=region or resource_runtime_part.region,
             account_hint=resource_runtime_part.account,
         )
@@ -267,7 +293,7 @@ def _list_of_strings(field: str, name: str, values: Any, *, allow_null: bool) ->
     """Values of a map-of-lists field; a non-list is a mistake AWS rejects too."""
     if not isinstance(values, list):
         raise TaskParametersInvalid(
-            f"The value of {field}.{name} must be an array of strings, as in [\"value\"]"
+            f'The value of {field}.{name} must be an array of strings, as in ["value"]'
         )
     result = []
     for value in values:
@@ -286,8 +312,14 @@ def _install_execution_names() -> None:
     for backend_class in (StepFunctionBackend, StepFunctionsParserBackend):
         original = backend_class.start_execution
 
-        def start_execution(self: Any, state_machine_arn: str, name: str | None = None,
-                            *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+        def start_execution(
+            self: Any,
+            state_machine_arn: str,
+            name: str | None = None,
+            *args: Any,
+            _original: Any = original,
+            **kwargs: Any,
+        ) -> Any:
             return _original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
         backend_class.start_execution = start_execution
