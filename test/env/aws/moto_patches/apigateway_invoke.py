@@ -51,8 +51,9 @@ REMAPPED_RESPONSE_HEADERS = frozenset(
     ["authorization", "connection", "content-md5", "date", "server", "www-authenticate"]
 )
 
-#: Hop-by-hop headers that are never passed on in either direction.
-HOP_BY_HOP_HEADERS = frozenset(
+#: Headers never copied from one connection to the other: the hop-by-hop ones, and Host and
+#: Content-Length, which each connection sets for itself.
+NOT_FORWARDED_HEADERS = frozenset(
     [
         "connection",
         "keep-alive",
@@ -324,7 +325,7 @@ class RestApiInvoker:
         headers = [
             (k, v)
             for k, v in request.headers
-            if k.lower() not in HOP_BY_HOP_HEADERS and k.lower() not in lowered_mapped
+            if k.lower() not in NOT_FORWARDED_HEADERS and k.lower() not in lowered_mapped
         ]
         headers += [(k, v) for k, values in mapped_headers.items() for v in values]
         headers.append(("X-Amzn-Trace-Id", context.trace_id))
@@ -371,7 +372,7 @@ class RestApiInvoker:
                 answer.append((f"x-amzn-Remapped-{key}", value))
             elif lowered == "content-length":
                 answer.append(("x-amzn-Remapped-Content-Length", value))
-            elif lowered not in HOP_BY_HOP_HEADERS:
+            elif lowered not in NOT_FORWARDED_HEADERS:
                 answer.append((key, value))
         return self._answer(status, answer, body, context.request_id, context.trace_id)
 

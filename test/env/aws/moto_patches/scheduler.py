@@ -140,7 +140,8 @@ class Scheduler:
                 LOG.exception("scheduler tick failed; next tick in %.1fs", self._tick_seconds)
 
     def tick(self) -> None:
-        """Fires every due schedule once; public so that tests can drive it with a fake clock."""
+        """Fires every due schedule once. The thread calls this once per tick; the time comes
+        from the injected clock."""
         now = self._clock()
         seen: set[str] = set()
         for group, schedule in _all_schedules():
@@ -162,7 +163,9 @@ class Scheduler:
 
     def _observe(self, schedule: Any, now: datetime) -> _Track:
         """The track of a schedule, started over when its timing changed."""
+        # creation_date tells a schedule deleted and created again within one tick apart.
         fingerprint = (
+            schedule.creation_date,
             schedule.schedule_expression,
             schedule.schedule_expression_timezone,
             schedule.state,
