@@ -1,3 +1,5 @@
+import { TerminalError } from '../errors.js';
+
 /**
  * Why a spec cannot be turned into a state machine. These are terminal: the same spec always
  * fails the same way, so the controller sets a condition and waits for the spec to change.
@@ -20,13 +22,13 @@ export type DefinitionErrorReason =
  * DefinitionError reports a spec that admission let through but that no state machine can
  * express. `reason` is a stable CamelCase word for the condition; the message names the field.
  */
-export class DefinitionError extends Error {
-  override readonly name = 'DefinitionError';
+export class DefinitionError extends TerminalError {
+  override readonly name: string = 'DefinitionError';
 
   constructor(
-    readonly reason: DefinitionErrorReason,
+    override readonly reason: DefinitionErrorReason,
     message: string,
   ) {
-    super(message);
+    super(reason, message);
   }
 }

@@ -1,5 +1,5 @@
 import type { ItemMapping } from '../api/downloader-spec.js';
-import { ITEM_TYPES } from '../api/downloader-spec.js';
+import { ITEM_TYPES, normalizeItemType } from '../api/downloader-spec.js';
 import type { JsonValue, PayloadTemplate } from './asl.js';
 import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js';
 
@@ -77,14 +77,15 @@ export function attributeTemplate(
   entry: Record<string, string>,
 ): PayloadTemplate {
   const types = Object.keys(entry);
-  const [type] = types;
+  const [written] = types;
+  const type = written === undefined ? undefined : normalizeItemType(written);
   if (types.length !== 1 || type === undefined) {
     throw invalid(attribute, `needs exactly one DynamoDB type, found ${types.length}`);
   }
   if (!isItemType(type)) {
     throw invalid(attribute, `unknown DynamoDB type ${type}; use one of ${ITEM_TYPES.join(', ')}`);
   }
-  const value = entry[type] ?? '';
+  const value = entry[written ?? type] ?? '';
   return isJsonPath(value)
     ? pathAttribute(type, value, attribute)
     : literalAttribute(type, value, attribute);

@@ -636,3 +636,12 @@ describe('parseQueryParameters', () => {
     expect(parseQueryParameters('')).toEqual({});
   });
 });
+
+describe('item types written by kubectl', () => {
+  it('reads the key "false" as N, since YAML 1.1 turns an unquoted N into false', async () => {
+    const { attributeTemplate } = await import('../../../src/workflow/item-mapping.js');
+    expect(attributeTemplate('count', { false: '$.ResponseBody.players' })).toEqual({
+      'N.$': "States.Format('{}', $.ResponseBody.players)",
+    });
+  });
+});

@@ -1,0 +1,188 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Operator configuration, from command-line flags first, then environment variables, then
+ * defaults. Every option has both forms: `--resync-interval 300` or RESYNC_INTERVAL_S=300.
+ * AWS region, credentials and endpoint come from the AWS SDK's usual configuration
+ * (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, IRSA/Pod Identity...).
+ */
+export interface OperatorConfig {
+  /** ApiEndpoint of the apigateway:invoke task, with {restApiId} and {region} placeholders. */
+  apigwInvokeEndpointTemplate: string;
+  /** Stage name of each proxy REST API. */
+  stageName: string;
+  /** EventBridge Scheduler group the schedules go in. */
+  scheduleGroup: string;
+  /** How often every Downloader is reconciled even without a change, to correct drift. */
+  resyncIntervalMs: number;
+  /** How often a STANDARD workflow's last execution is read back. */
+  executionPollIntervalMs: number;
+  /** Reconciles running at once. */
+  concurrency: number;
+  /** Namespaces to watch; empty means all. */
+  namespaces: string[];
+  /** Only Downloaders matching this label selector are reconciled. */
+  labelSelector?: string;
+  /** Roles supplied by a platform team; when set the operator creates none of that kind. */
+  stateMachineRoleArn?: string;
+  schedulerRoleArn?: string;
+  /** Permissions boundary attached to every role the operator creates. */
+  permissionsBoundaryArn?: string;
+  /** Address of the /metrics, /healthz and /readyz server; empty disables it. */
+  metricsAddress: string;
+  logLevel: string;
+}
+
+export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
+  '{restApiId}.execute-api.{region}.amazonaws.com';
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+}
+
+/** Every option, with its flag and environment variable; the README's table is made from it. */
+export const OPTIONS = {
+  apigwInvokeEndpointTemplate: {
+    flag: 'apigw-invoke-endpoint-template',
+    env: 'APIGW_INVOKE_ENDPOINT_TEMPLATE',
+    description: 'ApiEndpoint the state machine uses to call the proxy; {restApiId}, {region}',
+    default: DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE,
+  },
+  stageName: {
+    flag: 'stage-name',
+    env: 'STAGE_NAME',
+    description: 'stage of each proxy REST API',
+    default: 'downloader',
+  },
+  scheduleGroup: {
+    flag: 'schedule-group',
+    env: 'SCHEDULE_GROUP',
+    description: 'EventBridge Scheduler group of the schedules',
+    default: 'default',
+  },
+  resyncIntervalS: {
+    flag: 'resync-interval',
+    env: 'RESYNC_INTERVAL_S',
+    description: 'seconds between drift-correcting reconciles of each Downloader',
+    default: '300',
+  },
+  executionPollIntervalS: {
+    flag: 'execution-poll-interval',
+    env: 'EXECUTION_POLL_INTERVAL_S',
+    description: "seconds between reads of a STANDARD workflow's last execution",
+    default: '60',
+  },
+  concurrency: {
+    flag: 'concurrency',
+    env: 'CONCURRENCY',
+    description: 'reconciles running at once',
+    default: '4',
+  },
+  namespaces: {
+    flag: 'namespaces',
+    env: 'WATCH_NAMESPACES',
+    description: 'comma-separated namespaces to watch; empty for all',
+    default: '',
+  },
+  labelSelector: {
+    flag: 'label-selector',
+    env: 'LABEL_SELECTOR',
+    description: 'reconcile only Downloaders matching this label selector',
+  },
+  stateMachineRoleArn: {
+    flag: 'state-machine-role-arn',
+    env: 'STATE_MACHINE_ROLE_ARN',
+    description: 'use this role for every state machine instead of creating one each',
+  },
+  schedulerRoleArn: {
+    flag: 'scheduler-role-arn',
+    env: 'SCHEDULER_ROLE_ARN',
+    description: 'use this role for every schedule instead of creating one each',
+  },
+  permissionsBoundaryArn: {
+    flag: 'permissions-boundary-arn',
+    env: 'PERMISSIONS_BOUNDARY_ARN',
+    description: 'permissions boundary put on every role the operator creates',
+  },
+  metricsAddress: {
+    flag: 'metrics-address',
+    env: 'METRICS_ADDRESS',
+    description: 'host:port of /metrics, /healthz, /readyz; empty to disable',
+    default: '127.0.0.1:8080',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    description: 'pino level: debug, info, warn, error',
+    default: 'info',
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** A configuration error: the message names the flag and the environment variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads the configuration from `argv` (without node and script) and `env`. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(
+      Object.values(OPTIONS).map((o) => [o.flag, { type: 'string' as const }]),
+    ),
+    strict: true,
+  });
+  const read = (name: OptionName): string | undefined => {
+    const option: OptionSpec = OPTIONS[name];
+    const value = values[option.flag] ?? env[option.env] ?? option.default;
+    return value === '' && option.default === undefined ? undefined : value;
+  };
+  const seconds = (name: OptionName): number => {
+    const option: OptionSpec = OPTIONS[name];
+    const value = Number(read(name));
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new ConfigError(
+        `--${option.flag} (${option.env}) must be a positive number of seconds`,
+      );
+    }
+    return value * 1000;
+  };
+  const template = read('apigwInvokeEndpointTemplate') ?? DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE;
+  if (!template.includes('{restApiId}')) {
+    throw new ConfigError(
+      '--apigw-invoke-endpoint-template (APIGW_INVOKE_ENDPOINT_TEMPLATE) must contain {restApiId}',
+    );
+  }
+  const concurrency = Number(read('concurrency'));
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new ConfigError('--concurrency (CONCURRENCY) must be a positive integer');
+  }
+  return {
+    apigwInvokeEndpointTemplate: template,
+    stageName: read('stageName') ?? 'downloader',
+    scheduleGroup: read('scheduleGroup') ?? 'default',
+    resyncIntervalMs: seconds('resyncIntervalS'),
+    executionPollIntervalMs: seconds('executionPollIntervalS'),
+    concurrency,
+    namespaces: (read('namespaces') ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
+    labelSelector: read('labelSelector'),
+    stateMachineRoleArn: read('stateMachineRoleArn'),
+    schedulerRoleArn: read('schedulerRoleArn'),
+    permissionsBoundaryArn: read('permissionsBoundaryArn'),
+    metricsAddress: read('metricsAddress') ?? '',
+    logLevel: read('logLevel') ?? 'info',
+  };
+}
+
+/** The ApiEndpoint for one REST API, from the configured template. */
+export function invokeEndpoint(template: string, restApiId: string, region: string): string {
+  return template.replaceAll('{restApiId}', restApiId).replaceAll('{region}', region);
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Downloader } from '../api/downloader.js';
+import type { OperatorConfig } from '../config.js';
+import type { KubeClients } from '../kube/clients.js';
+import {
+  downloaderInformer,
+  keepRunning,
+  secretInformer,
+  type CachedInformer,
+} from '../kube/informers.js';
+import { WorkQueue } from './queue.js';
+import type { DownloaderReconciler } from './reconciler.js';
+import type { SecretReader } from './secrets.js';
+
+/** The parts of a Downloader whose change needs a reconcile; status changes do not. */
+function fingerprint(d: Downloader): string {
+  return JSON.stringify([
+    d.metadata.generation,
+    d.metadata.annotations ?? {},
+    d.metadata.deletionTimestamp ?? null,
+    d.metadata.finalizers ?? [],
+  ]);
+}
+
+const keyOf = (namespace: string | undefined, name: string | undefined) => `${namespace}/${name}`;
+
+/**
+ * Runs the control loop: informers on Downloaders and the Secrets they reference feed a work
+ * queue; `concurrency` workers take keys from it and reconcile them one at a time per key.
+ * Every reconciled key is queued again after its requeue delay, which is the periodic resync.
+ */
+export class Controller implements SecretReader {
+  readonly queue: WorkQueue;
+  private readonly downloaders: Array<CachedInformer<Downloader>> = [];
+  private readonly secrets: Array<CachedInformer<V1Secret>> = [];
+  private readonly runners: Array<{ stop(): Promise<void>; synced: Promise<void> }> = [];
+  private readonly seen = new Map<string, string>();
+  private workers: Array<Promise<void>> = [];
+  private synced = false;
+
+  constructor(
+    private readonly kube: KubeClients,
+    private readonly config: OperatorConfig,
+    private readonly reconciler: DownloaderReconciler,
+    private readonly log: Logger,
+    queue?: WorkQueue,
+  ) {
+    this.queue = queue ?? new WorkQueue();
+    const namespaces = config.namespaces.length > 0 ? config.namespaces : [undefined];
+    for (const namespace of namespaces) {
+      this.downloaders.push(downloaderInformer(kube, namespace, config.labelSelector));
+      this.secrets.push(secretInformer(kube, namespace));
+    }
+  }
+
+  /** Starts the informers, waits for their first list, then starts the workers. */
+  async start(): Promise<void> {
+    for (const informer of this.downloaders) {
+      informer.on('add', (d) => this.onDownloader(d));
+      informer.on('update', (d) => this.onDownloader(d));
+      informer.on('delete', (d) => this.seen.delete(keyOf(d.metadata.namespace, d.metadata.name)));
+      this.runners.push(keepRunning(informer, 'downloaders', this.log, () => this.enqueueAll()));
+    }
+    for (const informer of this.secrets) {
+      const changed = (s: V1Secret) => this.onSecret(s);
+      informer.on('add', changed);
+      informer.on('update', changed);
+      informer.on('delete', changed);
+      this.runners.push(keepRunning(informer, 'secrets', this.log));
+    }
+    await Promise.all(this.runners.map((r) => r.synced));
+    this.synced = true;
+    this.log.info(
+      { downloaders: this.listDownloaders().length },
+      'caches synced; starting workers',
+    );
+    this.workers = Array.from({ length: this.config.concurrency }, () => this.work());
+  }
+
+  /** Stops taking work, lets in-flight reconciles finish, and stops the informers. */
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+    await Promise.all(this.runners.map((r) => r.stop()));
+  }
+
+  /** True once the caches are synced and workers run. */
+  isReady(): boolean {
+    return this.synced;
+  }
+
+  get(namespace: string, name: string): V1Secret | undefined {
+    for (const informer of this.secrets) {
+      const secret = informer.get(name, namespace);
+      if (secret) return secret;
+    }
+    return undefined;
+  }
+
+  private getDownloader(namespace: string, name: string): Downloader | undefined {
+    for (const informer of this.downloaders) {
+      const downloader = informer.get(name, namespace);
+      if (downloader) return downloader;
+    }
+    return undefined;
+  }
+
+  private listDownloaders(namespace?: string): Downloader[] {
+    return this.downloaders.flatMap((informer) => informer.list(namespace));
+  }
+
+  private onDownloader(downloader: Downloader): void {
+    const key = keyOf(downloader.metadata.namespace, downloader.metadata.name);
+    const print = fingerprint(downloader);
+    if (this.seen.get(key) === print) return;
+    this.seen.set(key, print);
+    this.queue.add(key);
+  }
+
+  /** Queues every Downloader whose auth names this Secret. */
+  private onSecret(secret: V1Secret): void {
+    const namespace = secret.metadata?.namespace;
+    for (const d of this.listDownloaders(namespace)) {
+      if (d.spec.source.auth?.secretRef.name === secret.metadata?.name) {
+        this.queue.add(keyOf(d.metadata.namespace, d.metadata.name));
+      }
+    }
+  }
+
+  private enqueueAll(): void {
+    for (const d of this.listDownloaders())
+      this.queue.add(keyOf(d.metadata.namespace, d.metadata.name));
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.process(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const [namespace = '', name = ''] = key.split('/');
+    const downloader = this.getDownloader(namespace, name);
+    if (!downloader) {
+      this.reconciler.forget(key);
+      this.queue.forget(key);
+      return;
+    }
+    const log = this.log.child({
+      namespace,
+      name,
+      generation: downloader.metadata.generation,
+      reconcileId: randomBytes(4).toString('hex'),
+    });
+    log.debug({ waitedMs: this.queue.waitedMs(key) }, 'reconcile started');
+    let result;
+    try {
+      result = await this.reconciler.reconcile(downloader, log);
+    } catch (err) {
+      // Kubernetes writes (finalizer, status) fail here, a 409 Conflict among them.
+      log.warn({ err }, 'reconcile failed outside its steps');
+      result = { kind: 'retry' as const, error: err };
+    }
+    switch (result.kind) {
+      case 'done':
+        this.queue.forget(key);
+        this.queue.addAfter(key, result.requeueAfterMs);
+        log.debug({ requeueAfterMs: result.requeueAfterMs }, 'reconcile done');
+        return;
+      case 'retry': {
+        const delayMs = this.queue.addRateLimited(key);
+        log.debug({ requeueAfterMs: delayMs }, 'requeued with backoff');
+        return;
+      }
+      case 'forget':
+        this.queue.forget(key);
+        this.reconciler.forget(key);
+        return;
+    }
+  }
+}

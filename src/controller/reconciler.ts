@@ -1,0 +1,400 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { FINALIZER, RUN_NOW_ANNOTATION, type Downloader } from '../api/downloader.js';
+import type { Condition, DownloaderStatus } from '../api/downloader-status.js';
+import type { OperatorConfig } from '../config.js';
+import { isRequeueAfter, isTerminal } from '../errors.js';
+import type { DownloaderClient } from '../kube/downloader-client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { classifyExecutionError } from '../workflow/execution-errors.js';
+import type { AwsManagers } from './aws-managers.js';
+import {
+  CONDITION_TYPES,
+  PART_CONDITIONS,
+  REASONS,
+  setCondition,
+  type ConditionType,
+} from './conditions.js';
+import {
+  ownerOf,
+  proxyDesired,
+  scheduleDesired,
+  schedulerRoleDesired,
+  stateMachineDesired,
+  stateMachineRoleDesired,
+  tableDesired,
+  type AwsLocation,
+} from './desired.js';
+import { classifyFailure } from './failure.js';
+import { cleanUp } from './cleanup.js';
+import { ensureResource } from './pipeline.js';
+import type { SecretReader } from './secrets.js';
+import { resolveAuthValue } from './secrets.js';
+
+/**
+ * What one reconcile decided about when to look again:
+ * - `done`: the Downloader matches its spec (or is blocked by a terminal problem recorded in its
+ *   conditions); reconcile again after `requeueAfterMs` (resync, or the next execution poll).
+ * - `retry`: a transient failure; the controller retries with per-key exponential backoff.
+ * - `forget`: the Downloader is gone; drop the key.
+ */
+export type ReconcileResult =
+  { kind: 'done'; requeueAfterMs: number } | { kind: 'retry'; error: unknown } | { kind: 'forget' };
+
+export interface ReconcilerDeps {
+  config: OperatorConfig;
+  location: AwsLocation;
+  aws: AwsManagers;
+  downloaders: DownloaderClient;
+  secrets: SecretReader;
+  events: EventRecorder;
+  now: () => Date;
+}
+
+/** The part condition each step reports on. */
+type Step = Exclude<ConditionType, 'Ready'>;
+
+/**
+ * Reconciles one Downloader: level-based, so it reads what exists in AWS, changes only what
+ * differs from the spec, and writes conditions, identifiers and the last execution to status.
+ * It never throws: every outcome is a ReconcileResult, and every failure is on the status.
+ */
+export class DownloaderReconciler {
+  private readonly lastExecutionPoll = new Map<string, number>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(downloader: Downloader, log: Logger): Promise<ReconcileResult> {
+    const key = `${downloader.metadata.namespace}/${downloader.metadata.name}`;
+    if (downloader.metadata.deletionTimestamp) {
+      return this.finalize(downloader, log, key);
+    }
+    if (!downloader.metadata.finalizers?.includes(FINALIZER)) {
+      downloader = await this.deps.downloaders.setFinalizers(downloader, [
+        ...(downloader.metadata.finalizers ?? []),
+        FINALIZER,
+      ]);
+      log.debug('added finalizer');
+    }
+
+    const run = new StatusBuilder(downloader, this.deps.now());
+    const outcome = await this.converge(downloader, run, log);
+    if (outcome.kind === 'done') await this.observeExecutions(downloader, run, log, key, outcome);
+
+    await this.writeStatus(downloader, run.status, log);
+    return outcome;
+  }
+
+  /** Forgets in-memory state of a Downloader that no longer exists. */
+  forget(key: string): void {
+    this.lastExecutionPoll.delete(key);
+  }
+
+  private async converge(
+    downloader: Downloader,
+    run: StatusBuilder,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const { config, location, aws, events } = this.deps;
+    const owner = ownerOf(downloader);
+    const context = { downloader, events, log };
+    let step: Step = CONDITION_TYPES.proxy;
+    try {
+      const authValue = await resolveAuthValue(downloader, this.deps.secrets);
+      const proxy = await ensureResource(
+        aws.proxy,
+        owner,
+        proxyDesired(downloader, config, authValue),
+        context,
+      );
+      run.resources({ restApiId: proxy.restApiId, stageName: config.stageName });
+      run.ok(step, `Proxy ${proxy.restApiId} forwards to ${downloader.spec.source.url}`);
+
+      step = CONDITION_TYPES.table;
+      const table = await ensureResource(aws.table, owner, tableDesired(downloader), context);
+      run.resources({ tableArn: table.arn });
+      run.ok(
+        step,
+        table.createdByOwner
+          ? `Table ${table.name} is ACTIVE`
+          : `Table ${table.name} is ACTIVE (adopted: it existed before and will be retained)`,
+      );
+
+      step = CONDITION_TYPES.stateMachine;
+      let stateMachineRoleArn = config.stateMachineRoleArn;
+      let stateMachineRoleCreatedAt: string | undefined;
+      if (!stateMachineRoleArn) {
+        const role = await ensureResource(
+          aws.roles,
+          owner,
+          stateMachineRoleDesired(downloader, location, config, proxy.restApiId, table.arn),
+          context,
+        );
+        stateMachineRoleArn = role.arn;
+        stateMachineRoleCreatedAt = role.createdAt;
+      }
+      const stateMachine = await ensureResource(
+        aws.stateMachine,
+        owner,
+        {
+          ...stateMachineDesired(
+            downloader,
+            location,
+            config,
+            proxy.restApiId,
+            stateMachineRoleArn,
+          ),
+          roleCreatedAt: stateMachineRoleCreatedAt,
+        },
+        context,
+      );
+      run.resources({ stateMachineArn: stateMachine.arn, stateMachineRoleArn });
+      run.ok(step, `State machine ${stateMachine.name} (${stateMachine.type})`);
+
+      step = CONDITION_TYPES.schedule;
+      let schedulerRoleArn = config.schedulerRoleArn;
+      let schedulerRoleCreatedAt: string | undefined;
+      if (!schedulerRoleArn) {
+        const role = await ensureResource(
+          aws.roles,
+          owner,
+          schedulerRoleDesired(downloader, location, config, stateMachine.arn),
+          context,
+        );
+        schedulerRoleArn = role.arn;
+        schedulerRoleCreatedAt = role.createdAt;
+      }
+      const schedule = await ensureResource(
+        aws.schedule,
+        owner,
+        {
+          ...scheduleDesired(downloader, config, stateMachine.arn, schedulerRoleArn),
+          roleCreatedAt: schedulerRoleCreatedAt,
+        },
+        context,
+      );
+      run.resources({ scheduleArn: schedule.arn, schedulerRoleArn });
+      run.ok(
+        step,
+        `Schedule ${schedule.name} ${schedule.state === 'DISABLED' ? 'suspended' : 'runs'} ` +
+          `${downloader.spec.schedule.expression} (${downloader.spec.schedule.timezone})`,
+      );
+      run.ready();
+      await this.handleRunNow(downloader, run, stateMachine.arn, log);
+      return { kind: 'done', requeueAfterMs: config.resyncIntervalMs };
+    } catch (err) {
+      return this.failed(downloader, run, step, err, log);
+    }
+  }
+
+  private failed(
+    downloader: Downloader,
+    run: StatusBuilder,
+    step: Step,
+    err: unknown,
+    log: Logger,
+  ): ReconcileResult {
+    const failure = classifyFailure(err);
+    run.fail(step, failure.reason, failure.message);
+    if (isRequeueAfter(err)) {
+      log.debug({ step, reason: failure.reason, requeueAfterMs: err.delayMs }, 'waiting');
+      return { kind: 'done', requeueAfterMs: err.delayMs };
+    }
+    this.deps.events.record(downloader, 'Warning', failure.reason, failure.message);
+    if (isTerminal(err)) {
+      log.warn(
+        { step, reason: failure.reason, requeueAfterMs: this.deps.config.resyncIntervalMs },
+        'cannot reconcile until the spec or the world changes',
+      );
+      return { kind: 'done', requeueAfterMs: this.deps.config.resyncIntervalMs };
+    }
+    log.warn({ step, reason: failure.reason, err }, 'reconcile failed; will retry with backoff');
+    return { kind: 'retry', error: err };
+  }
+
+  /** Starts one execution per new value of the run-now annotation. */
+  private async handleRunNow(
+    downloader: Downloader,
+    run: StatusBuilder,
+    stateMachineArn: string,
+    log: Logger,
+  ): Promise<void> {
+    const value = downloader.metadata.annotations?.[RUN_NOW_ANNOTATION];
+    if (!value || value === downloader.status?.lastRunNow) return;
+    const name = `run-now-${createHash('sha256')
+      .update(`${downloader.metadata.uid}/${value}`)
+      .digest('hex')
+      .slice(0, 16)}`;
+    await this.deps.aws.executions.start(stateMachineArn, name, '{}');
+    run.set({ lastRunNow: value });
+    this.lastExecutionPoll.delete(`${downloader.metadata.namespace}/${downloader.metadata.name}`);
+    log.info({ execution: name }, 'started execution for run-now');
+    this.deps.events.record(downloader, 'Normal', 'RunNow', `Started execution ${name}`);
+  }
+
+  /**
+   * Reads the last execution of a STANDARD workflow, at most once per poll interval, and reports
+   * a failed one as a condition and an Event. EXPRESS workflows have no execution history to
+   * read (ListExecutions does not support them).
+   */
+  private async observeExecutions(
+    downloader: Downloader,
+    run: StatusBuilder,
+    log: Logger,
+    key: string,
+    outcome: { requeueAfterMs: number },
+  ): Promise<void> {
+    const arn = run.status.resources?.stateMachineArn;
+    if (!arn || downloader.spec.workflow.type !== 'STANDARD') return;
+    const { executionPollIntervalMs } = this.deps.config;
+    const now = this.deps.now().getTime();
+    const last = this.lastExecutionPoll.get(key);
+    if (last !== undefined && now - last < executionPollIntervalMs) {
+      outcome.requeueAfterMs = Math.min(
+        outcome.requeueAfterMs,
+        last + executionPollIntervalMs - now,
+      );
+      return;
+    }
+    try {
+      const latest = await this.deps.aws.executions.latest(arn);
+      this.lastExecutionPoll.set(key, now);
+      outcome.requeueAfterMs = Math.min(
+        outcome.requeueAfterMs,
+        latest?.status === 'RUNNING'
+          ? Math.min(5_000, executionPollIntervalMs)
+          : executionPollIntervalMs,
+      );
+      if (!latest) return;
+      const previous = downloader.status?.lastExecution;
+      run.set({ lastExecution: latest });
+      if (latest.status === 'SUCCEEDED') {
+        run.set({ lastSuccessTime: latest.stopTime ?? latest.startTime });
+        run.lastRun('True', 'Succeeded', `Execution ${latest.name} succeeded`);
+      } else if (latest.status !== 'RUNNING') {
+        if (!downloader.status?.lastSuccessTime) {
+          const success = await this.deps.aws.executions.lastSuccess(arn);
+          if (success) run.set({ lastSuccessTime: success });
+        }
+        const failure = classifyExecutionError(latest.error ?? latest.status, latest.cause);
+        const reason = failure?.reason ?? REASONS.lastRunFailed;
+        const message = `Execution ${latest.name} ${latest.status}: ${failure?.message ?? ''}`;
+        run.lastRun('False', reason, message);
+        if (previous?.name !== latest.name || previous.status !== latest.status) {
+          this.deps.events.record(downloader, 'Warning', reason, message);
+          log.warn({ execution: latest.name, reason }, 'execution failed');
+        }
+      }
+    } catch (err) {
+      const failure = classifyFailure(err);
+      log.warn({ reason: failure.reason, err }, 'could not read executions; will retry');
+      outcome.requeueAfterMs = Math.min(outcome.requeueAfterMs, executionPollIntervalMs);
+    }
+  }
+
+  private async finalize(
+    downloader: Downloader,
+    log: Logger,
+    key: string,
+  ): Promise<ReconcileResult> {
+    if (!downloader.metadata.finalizers?.includes(FINALIZER)) return { kind: 'forget' };
+    try {
+      await cleanUp(downloader, { ...this.deps, log });
+    } catch (err) {
+      const failure = classifyFailure(err);
+      this.deps.events.record(downloader, 'Warning', 'CleanupFailed', failure.message);
+      log.warn({ reason: failure.reason, err }, 'cleanup failed; will retry with backoff');
+      const run = new StatusBuilder(downloader, this.deps.now());
+      run.fail(CONDITION_TYPES.ready, REASONS.deleting, `Cleanup failed: ${failure.message}`);
+      await this.writeStatus(downloader, run.status, log).catch(() => undefined);
+      return { kind: 'retry', error: err };
+    }
+    await this.deps.downloaders.setFinalizers(
+      downloader,
+      (downloader.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+    );
+    this.forget(key);
+    log.info('cleaned up and released finalizer');
+    return { kind: 'forget' };
+  }
+
+  private async writeStatus(downloader: Downloader, status: DownloaderStatus, log: Logger) {
+    if (JSON.stringify(status) === JSON.stringify(downloader.status ?? {})) return;
+    const { namespace = '', name = '' } = downloader.metadata;
+    await this.deps.downloaders.patchStatus(namespace, name, status);
+    log.debug('wrote status');
+  }
+}
+
+/** Accumulates the new status during one reconcile. */
+class StatusBuilder {
+  readonly status: DownloaderStatus;
+  private readonly generation: number;
+
+  constructor(
+    downloader: Downloader,
+    private readonly now: Date,
+  ) {
+    this.generation = downloader.metadata.generation ?? 0;
+    this.status = structuredClone(downloader.status ?? {});
+    this.status.observedGeneration = this.generation;
+    this.status.conditions ??= [];
+    for (const type of [CONDITION_TYPES.ready, ...PART_CONDITIONS]) {
+      if (!this.status.conditions.some((c) => c.type === type)) {
+        this.condition(type, 'Unknown', REASONS.pending, 'Not reconciled yet');
+      }
+    }
+  }
+
+  resources(resources: NonNullable<DownloaderStatus['resources']>): void {
+    this.status.resources = { ...this.status.resources, ...resources };
+  }
+
+  set(fields: Partial<DownloaderStatus>): void {
+    Object.assign(this.status, fields);
+  }
+
+  ok(type: Step, message: string): void {
+    this.condition(type, 'True', REASONS.available, message);
+  }
+
+  /** Marks `type` failed, the later parts as waiting on it, and Ready as failed for the reason. */
+  fail(type: ConditionType, reason: string, message: string): void {
+    this.condition(type, 'False', reason, message);
+    const index = PART_CONDITIONS.indexOf(type);
+    if (index >= 0) {
+      for (const later of PART_CONDITIONS.slice(index + 1)) {
+        this.condition(later, 'Unknown', REASONS.waitingForDependency, `Waiting for ${type}`);
+      }
+    }
+    if (type !== CONDITION_TYPES.ready)
+      this.condition(CONDITION_TYPES.ready, 'False', reason, message);
+  }
+
+  ready(): void {
+    this.condition(
+      CONDITION_TYPES.ready,
+      'True',
+      REASONS.reconciled,
+      'All AWS resources match the spec',
+    );
+  }
+
+  lastRun(status: 'True' | 'False', reason: string, message: string): void {
+    this.condition(CONDITION_TYPES.lastRun, status, reason, message);
+  }
+
+  private condition(
+    type: ConditionType,
+    status: Condition['status'],
+    reason: string,
+    message: string,
+  ): void {
+    this.status.conditions = setCondition(
+      this.status.conditions ?? [],
+      { type, status, reason, message },
+      this.generation,
+      this.now,
+    );
+  }
+}

@@ -1,0 +1,67 @@
+import {
+  APIGatewayClient,
+  GetIntegrationCommand,
+  GetResourcesCommand,
+  GetRestApisCommand,
+  GetStageCommand,
+} from '@aws-sdk/client-api-gateway';
+import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import { ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
+
+/**
+ * Reads AWS directly, independently of the operator's own code, to check what exists: the
+ * tests judge the operator by what is in AWS, not by what it says it did.
+ */
+export class AwsInventory {
+  readonly apigw = new APIGatewayClient({});
+  readonly dynamodb = new DynamoDBClient({});
+  readonly sfn = new SFNClient({});
+  readonly scheduler = new SchedulerClient({});
+  readonly iam = new IAMClient({});
+
+  /** REST APIs tagged as belonging to the Downloader with this UID. */
+  async restApis(uid: string) {
+    const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
+    return apis.filter((api) => api.tags?.['downloader.dev/uid'] === uid);
+  }
+
+  async proxyIntegration(restApiId: string) {
+    const resources = (await this.apigw.send(new GetResourcesCommand({ restApiId }))).items ?? [];
+    const proxy = resources.find((r) => r.path === '/{proxy+}');
+    if (!proxy?.id) return undefined;
+    return this.apigw.send(
+      new GetIntegrationCommand({ restApiId, resourceId: proxy.id, httpMethod: 'ANY' }),
+    );
+  }
+
+  async stage(restApiId: string, stageName: string) {
+    return this.apigw.send(new GetStageCommand({ restApiId, stageName }));
+  }
+
+  async stateMachines(namePrefix: string) {
+    const list = (await this.sfn.send(new ListStateMachinesCommand({}))).stateMachines ?? [];
+    return list.filter((sm) => sm.name?.startsWith(namePrefix));
+  }
+
+  async schedules(namePrefix: string) {
+    return (
+      (await this.scheduler.send(new ListSchedulesCommand({ NamePrefix: namePrefix }))).Schedules ??
+      []
+    );
+  }
+
+  async roles(namePrefix: string) {
+    const roles = (await this.iam.send(new ListRolesCommand({ PathPrefix: '/' }))).Roles ?? [];
+    return roles.filter((role) => role.RoleName?.startsWith(namePrefix));
+  }
+
+  async tableNames() {
+    return (await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? [];
+  }
+
+  async items(tableName: string) {
+    return (await this.dynamodb.send(new ScanCommand({ TableName: tableName }))).Items ?? [];
+  }
+}
