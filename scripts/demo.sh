@@ -16,6 +16,7 @@ while (( $# > 0 )); do
 done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 export CLOUD_DIR="${CLOUD_DIR:-$root/.local}"
 
 cleanup() {
