@@ -31,6 +31,18 @@ export interface OperatorConfig {
   /** Address of the /metrics, /healthz and /readyz server; empty disables it. */
   metricsAddress: string;
   logLevel: string;
+  /** Whether to take a Lease before reconciling, so several replicas run safely. */
+  leaderElect: boolean;
+  leaseName: string;
+  /** Namespace of the Lease; defaults to the pod's namespace, else `default`. */
+  leaseNamespace: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** Identity of this replica in the Lease; defaults to the hostname plus a random suffix. */
+  identity?: string;
+  /** Source hosts Downloaders may download from; empty allows any. `*.example.com` allowed. */
+  allowedSourceHosts: string[];
 }
 
 export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
@@ -113,6 +125,52 @@ export const OPTIONS = {
     description: 'host:port of /metrics, /healthz, /readyz; empty to disable',
     default: '127.0.0.1:8080',
   },
+  leaderElect: {
+    flag: 'leader-elect',
+    env: 'LEADER_ELECT',
+    description: 'take a coordination.k8s.io Lease before reconciling (true or false)',
+    default: 'false',
+  },
+  leaseName: {
+    flag: 'lease-name',
+    env: 'LEASE_NAME',
+    description: 'name of the leader election Lease',
+    default: 'downloader-operator',
+  },
+  leaseNamespace: {
+    flag: 'lease-namespace',
+    env: 'LEASE_NAMESPACE',
+    description: "namespace of the Lease; default the pod's namespace (POD_NAMESPACE)",
+  },
+  leaseDurationS: {
+    flag: 'lease-duration',
+    env: 'LEASE_DURATION_S',
+    description: 'seconds a non-leader waits after the last renewal before taking over',
+    default: '15',
+  },
+  renewDeadlineS: {
+    flag: 'renew-deadline',
+    env: 'RENEW_DEADLINE_S',
+    description: 'seconds the leader keeps trying to renew before it stops reconciling',
+    default: '10',
+  },
+  retryPeriodS: {
+    flag: 'retry-period',
+    env: 'RETRY_PERIOD_S',
+    description: 'seconds between attempts to acquire or renew the Lease',
+    default: '2',
+  },
+  identity: {
+    flag: 'identity',
+    env: 'POD_NAME',
+    description: 'identity of this replica in the Lease; default hostname plus a random suffix',
+  },
+  allowedSourceHosts: {
+    flag: 'allowed-source-hosts',
+    env: 'ALLOWED_SOURCE_HOSTS',
+    description: 'comma-separated hosts Downloaders may use (*.example.com allowed); empty for any',
+    default: '',
+  },
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',
@@ -152,6 +210,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     }
     return value * 1000;
   };
+  const list = (name: OptionName): string[] =>
+    (read(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const bool = (name: OptionName): boolean => {
+    const option: OptionSpec = OPTIONS[name];
+    const value = read(name);
+    if (value !== 'true' && value !== 'false') {
+      throw new ConfigError(`--${option.flag} (${option.env}) must be true or false`);
+    }
+    return value === 'true';
+  };
   const template = read('apigwInvokeEndpointTemplate') ?? DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE;
   if (!template.includes('{restApiId}')) {
     throw new ConfigError(
@@ -162,6 +233,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigError('--concurrency (CONCURRENCY) must be a positive integer');
   }
+  if (seconds('renewDeadlineS') >= seconds('leaseDurationS')) {
+    throw new ConfigError(
+      '--renew-deadline (RENEW_DEADLINE_S) must be shorter than --lease-duration (LEASE_DURATION_S), ' +
+        'so a leader that cannot renew stops before another replica may take over',
+    );
+  }
   return {
     apigwInvokeEndpointTemplate: template,
     stageName: read('stageName') ?? 'downloader',
@@ -169,16 +246,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     resyncIntervalMs: seconds('resyncIntervalS'),
     executionPollIntervalMs: seconds('executionPollIntervalS'),
     concurrency,
-    namespaces: (read('namespaces') ?? '')
-      .split(',')
-      .map((n) => n.trim())
-      .filter(Boolean),
+    namespaces: list('namespaces'),
     labelSelector: read('labelSelector'),
     stateMachineRoleArn: read('stateMachineRoleArn'),
     schedulerRoleArn: read('schedulerRoleArn'),
     permissionsBoundaryArn: read('permissionsBoundaryArn'),
     metricsAddress: read('metricsAddress') ?? '',
     logLevel: read('logLevel') ?? 'info',
+    leaderElect: bool('leaderElect'),
+    leaseName: read('leaseName') ?? 'downloader-operator',
+    leaseNamespace: read('leaseNamespace') ?? env.POD_NAMESPACE ?? 'default',
+    leaseDurationMs: seconds('leaseDurationS'),
+    renewDeadlineMs: seconds('renewDeadlineS'),
+    retryPeriodMs: seconds('retryPeriodS'),
+    identity: read('identity'),
+    allowedSourceHosts: list('allowedSourceHosts'),
   };
 }
 
