@@ -1,3 +1,6 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { createAwsClients } from './aws/clients.js';
 import { loadAwsContext } from './aws/context.js';
 import { ExecutionReader } from './aws/executions.js';
@@ -6,23 +9,24 @@ import { RoleManager } from './aws/roles.js';
 import { ScheduleManager } from './aws/schedule.js';
 import { StateMachineManager } from './aws/state-machine.js';
 import { TableManager } from './aws/table.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
+import { LeaderElector } from './controller/leader.js';
 import { DownloaderReconciler } from './controller/reconciler.js';
 import { createKubeClients } from './kube/clients.js';
 import { DownloaderClient } from './kube/downloader-client.js';
 import { KubeEventRecorder } from './kube/events.js';
+import { KubeLeaseStore } from './kube/lease-store.js';
 import { createLogger } from './log.js';
+import { OperatorMetrics } from './metrics.js';
 import { startServer } from './server.js';
 
-/**
- * Starts the operator: configuration, clients, the control loop and the probe server; stops it
- * cleanly on SIGTERM or SIGINT (in-flight reconciles finish, informers stop).
- */
-async function main(): Promise<void> {
-  let config;
+/** How long a SIGTERM waits for in-flight reconciles before leaving them. */
+const SHUTDOWN_GRACE_MS = 20_000;
+
+function readConfig(): OperatorConfig {
   try {
-    config = loadConfig(process.argv.slice(2), process.env);
+    return loadConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError || (err instanceof Error && 'code' in err)) {
       console.error(`downloader-operator: ${err.message}`);
@@ -30,9 +34,26 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+/**
+ * Starts the operator: configuration, clients, the control loop, leader election and the probe
+ * server. SIGTERM or SIGINT stops it cleanly: no new reconciles, in-flight ones get a grace
+ * period, the lease is handed back. Losing the lease exits at once, so a replica that can no
+ * longer prove leadership never reconciles beside the new leader.
+ */
+async function main(): Promise<void> {
+  const config = readConfig();
   const log = createLogger(config.logLevel);
+  const metrics = new OperatorMetrics();
   const kube = createKubeClients();
   const clients = createAwsClients();
+  metrics.instrument(clients.apiGateway, 'apigateway');
+  metrics.instrument(clients.dynamodb, 'dynamodb');
+  metrics.instrument(clients.iam, 'iam');
+  metrics.instrument(clients.scheduler, 'scheduler');
+  metrics.instrument(clients.sfn, 'states');
+  metrics.instrument(clients.sts, 'sts');
   const region = await clients.sfn.config.region();
   const context = await loadAwsContext(clients.sts, region);
   log.info(
@@ -40,54 +61,102 @@ async function main(): Promise<void> {
     'starting',
   );
 
-  const aws = {
-    proxy: new ProxyManager(clients.apiGateway),
-    table: new TableManager(clients.dynamodb),
-    roles: new RoleManager(clients.iam),
-    stateMachine: new StateMachineManager(clients.sfn, context),
-    schedule: new ScheduleManager(clients.scheduler),
-    executions: new ExecutionReader(clients.sfn),
-  };
-  // The controller owns the Secret cache the reconciler reads; it is made right after.
   const secretCache: { controller?: Controller } = {};
-  const reconciler: DownloaderReconciler = new DownloaderReconciler({
+  const reconciler = new DownloaderReconciler({
     config,
     location: context,
-    aws,
+    aws: {
+      proxy: new ProxyManager(clients.apiGateway, { logger: log }),
+      table: new TableManager(clients.dynamodb, { logger: log }),
+      roles: new RoleManager(clients.iam, { logger: log }),
+      stateMachine: new StateMachineManager(clients.sfn, context, { logger: log }),
+      schedule: new ScheduleManager(clients.scheduler, { logger: log }),
+      executions: new ExecutionReader(clients.sfn),
+    },
     downloaders: new DownloaderClient(kube),
     secrets: { get: (namespace, name) => secretCache.controller?.get(namespace, name) },
     events: new KubeEventRecorder(kube, log),
     now: () => new Date(),
+    onExecutionSeen: (status) => metrics.executions.inc({ status }),
   });
-  const running = new Controller(kube, config, reconciler, log);
-  secretCache.controller = running;
-  const server = config.metricsAddress
-    ? await startServer(
-        config.metricsAddress,
-        { healthy: () => true, ready: () => running.isReady() },
+  const controller = new Controller(kube, config, reconciler, log, metrics);
+  secretCache.controller = controller;
+  metrics.queueDepthSource = () => controller.queue.stats().depth;
+
+  const elector = config.leaderElect
+    ? new LeaderElector(
+        new KubeLeaseStore(kube, config.leaseNamespace, config.leaseName),
+        config.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
+        config,
         log,
       )
     : undefined;
 
+  const server = config.metricsAddress
+    ? await startServer(
+        config.metricsAddress,
+        {
+          healthy: () => true,
+          ready: () => controller.isSynced() && (!elector?.isLeader() || controller.isWorking()),
+          metrics: () => metrics.render(),
+        },
+        log,
+      )
+    : undefined;
+
+  handleSignals(log, async () => {
+    await withGrace(controller.stop(), SHUTDOWN_GRACE_MS, log);
+    await elector?.release();
+    server?.close();
+  });
+
+  await controller.syncCaches();
+  if (!elector) {
+    metrics.leader.set(1);
+    controller.startWorkers();
+    return;
+  }
+  log.info({ identity: elector.identity, lease: config.leaseName }, 'waiting for leadership');
+  void elector.run({
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      controller.startWorkers();
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      // Exit at once: in-flight AWS calls are abandoned, which is safe because every change is
+      // idempotent and found again by tags and names; the pod restarts as a candidate.
+      process.exit(1);
+    },
+  });
+}
+
+function handleSignals(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    running
-      .stop()
-      .then(() => server?.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'unclean stop');
-          process.exit(1);
-        },
-      );
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'unclean stop');
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  await running.start();
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+async function withGrace(work: Promise<void>, ms: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), ms);
+  });
+  const outcome = await Promise.race([work.then(() => 'done' as const), expired]);
+  clearTimeout(timer);
+  if (outcome === 'expired') log.warn({ graceMs: ms }, 'abandoned in-flight reconciles');
 }
 
 main().catch((err: unknown) => {

@@ -23,10 +23,14 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
-  readonly queueDepth = new Gauge({
+  /** Read at scrape time from `queueDepthSource`. */
+  queueDepthSource: () => number = () => 0;
+
+  readonly queueDepth: Gauge = new Gauge({
     name: 'downloader_queue_depth',
     help: 'Keys waiting in the work queue, ready to be processed.',
     registers: [this.registry],
+    collect: (): void => this.queueDepth.set(this.queueDepthSource()),
   });
 
   readonly queueWait = new Histogram({

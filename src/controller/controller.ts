@@ -10,6 +10,7 @@ import {
   secretInformer,
   type CachedInformer,
 } from '../kube/informers.js';
+import type { OperatorMetrics } from '../metrics.js';
 import { WorkQueue } from './queue.js';
 import type { DownloaderReconciler } from './reconciler.js';
 import type { SecretReader } from './secrets.js';
@@ -45,6 +46,7 @@ export class Controller implements SecretReader {
     private readonly config: OperatorConfig,
     private readonly reconciler: DownloaderReconciler,
     private readonly log: Logger,
+    private readonly metrics?: OperatorMetrics,
     queue?: WorkQueue,
   ) {
     this.queue = queue ?? new WorkQueue();
@@ -55,8 +57,8 @@ export class Controller implements SecretReader {
     }
   }
 
-  /** Starts the informers, waits for their first list, then starts the workers. */
-  async start(): Promise<void> {
+  /** Starts the informers and waits for their first list. Standby replicas stop here. */
+  async syncCaches(): Promise<void> {
     for (const informer of this.downloaders) {
       informer.on('add', (d) => this.onDownloader(d));
       informer.on('update', (d) => this.onDownloader(d));
@@ -72,11 +74,20 @@ export class Controller implements SecretReader {
     }
     await Promise.all(this.runners.map((r) => r.synced));
     this.synced = true;
-    this.log.info(
-      { downloaders: this.listDownloaders().length },
-      'caches synced; starting workers',
-    );
+    this.log.info({ downloaders: this.listDownloaders().length }, 'caches synced');
+  }
+
+  /** Starts the workers: from now on this replica reconciles. */
+  startWorkers(): void {
+    if (this.workers.length > 0) return;
+    this.log.info({ concurrency: this.config.concurrency }, 'starting workers');
+    this.enqueueAll();
     this.workers = Array.from({ length: this.config.concurrency }, () => this.work());
+  }
+
+  /** True once workers run. */
+  isWorking(): boolean {
+    return this.workers.length > 0;
   }
 
   /** Stops taking work, lets in-flight reconciles finish, and stops the informers. */
@@ -86,8 +97,8 @@ export class Controller implements SecretReader {
     await Promise.all(this.runners.map((r) => r.stop()));
   }
 
-  /** True once the caches are synced and workers run. */
-  isReady(): boolean {
+  /** True once the caches are synced. */
+  isSynced(): boolean {
     return this.synced;
   }
 
@@ -160,7 +171,10 @@ export class Controller implements SecretReader {
       generation: downloader.metadata.generation,
       reconcileId: randomBytes(4).toString('hex'),
     });
-    log.debug({ waitedMs: this.queue.waitedMs(key) }, 'reconcile started');
+    const waitedMs = this.queue.waitedMs(key);
+    log.debug({ waitedMs }, 'reconcile started');
+    this.metrics?.queueWait.observe(waitedMs / 1000);
+    const endTimer = this.metrics?.reconcileDuration.startTimer();
     let result;
     try {
       result = await this.reconciler.reconcile(downloader, log);
@@ -169,6 +183,8 @@ export class Controller implements SecretReader {
       log.warn({ err }, 'reconcile failed outside its steps');
       result = { kind: 'retry' as const, error: err };
     }
+    endTimer?.({ result: result.kind });
+    this.metrics?.reconciles.inc({ result: result.kind });
     switch (result.kind) {
       case 'done':
         this.queue.forget(key);

@@ -30,6 +30,7 @@ import { cleanUp } from './cleanup.js';
 import { ensureResource } from './pipeline.js';
 import type { SecretReader } from './secrets.js';
 import { resolveAuthValue } from './secrets.js';
+import { checkSourceHost } from './source-hosts.js';
 
 /**
  * What one reconcile decided about when to look again:
@@ -49,6 +50,8 @@ export interface ReconcilerDeps {
   secrets: SecretReader;
   events: EventRecorder;
   now: () => Date;
+  /** Told of each finished execution the first time it is seen (for metrics). */
+  onExecutionSeen?: (status: string) => void;
 }
 
 /** The part condition each step reports on. */
@@ -100,6 +103,7 @@ export class DownloaderReconciler {
     const context = { downloader, events, log };
     let step: Step = CONDITION_TYPES.proxy;
     try {
+      checkSourceHost(downloader.spec.source.url, config.allowedSourceHosts);
       const authValue = await resolveAuthValue(downloader, this.deps.secrets);
       const proxy = await ensureResource(
         aws.proxy,
@@ -268,6 +272,8 @@ export class DownloaderReconciler {
       if (!latest) return;
       const previous = downloader.status?.lastExecution;
       run.set({ lastExecution: latest });
+      const isNew = previous?.name !== latest.name || previous.status !== latest.status;
+      if (isNew && latest.status !== 'RUNNING') this.deps.onExecutionSeen?.(latest.status);
       if (latest.status === 'SUCCEEDED') {
         run.set({ lastSuccessTime: latest.stopTime ?? latest.startTime });
         run.lastRun('True', 'Succeeded', `Execution ${latest.name} succeeded`);
@@ -280,7 +286,7 @@ export class DownloaderReconciler {
         const reason = failure?.reason ?? REASONS.lastRunFailed;
         const message = `Execution ${latest.name} ${latest.status}: ${failure?.message ?? ''}`;
         run.lastRun('False', reason, message);
-        if (previous?.name !== latest.name || previous.status !== latest.status) {
+        if (isNew) {
           this.deps.events.record(downloader, 'Warning', reason, message);
           log.warn({ execution: latest.name, reason }, 'execution failed');
         }
