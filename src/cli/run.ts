@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { runNowExecutionName } from '../controller/run-now.js';
+import { randomBytes } from 'node:crypto';
 import { RUN_NOW_ANNOTATION, type Downloader } from '../api/downloader.js';
 import { executionArn } from '../aws/executions.js';
 import { CONDITION_TYPES, findCondition } from '../controller/conditions.js';
@@ -20,16 +21,7 @@ export interface RunOptions {
   wait: boolean;
 }
 
-/**
- * Name of the execution the operator starts for run-now value `value`: it derives the name from
- * the Downloader's UID and the value, which makes the start idempotent.
- * TODO(the reconciler exports its run-now naming): import it instead of repeating it here; the
- * CLI integration test fails if the two differ.
- */
-export function runNowExecutionName(uid: string, value: string): string {
-  const hash = createHash('sha256').update(`${uid}/${value}`).digest('hex').slice(0, 16);
-  return `run-now-${hash}`;
-}
+export { runNowExecutionName };
 
 /** A fresh run-now value: when it was asked for, and a few random bytes. */
 export function newRunNowValue(now: Date): string {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { FINALIZER, RUN_NOW_ANNOTATION, type Downloader } from '../api/downloader.js';
 import type { Condition, DownloaderStatus } from '../api/downloader-status.js';
@@ -30,6 +29,7 @@ import { cleanUp } from './cleanup.js';
 import { ensureResource } from './pipeline.js';
 import type { SecretReader } from './secrets.js';
 import { resolveAuthValue } from './secrets.js';
+import { runNowExecutionName } from './run-now.js';
 import { checkSourceHost } from './source-hosts.js';
 
 /**
@@ -225,10 +225,7 @@ export class DownloaderReconciler {
   ): Promise<void> {
     const value = downloader.metadata.annotations?.[RUN_NOW_ANNOTATION];
     if (!value || value === downloader.status?.lastRunNow) return;
-    const name = `run-now-${createHash('sha256')
-      .update(`${downloader.metadata.uid}/${value}`)
-      .digest('hex')
-      .slice(0, 16)}`;
+    const name = runNowExecutionName(downloader.metadata.uid ?? '', value);
     await this.deps.aws.executions.start(stateMachineArn, name, '{}');
     run.set({ lastRunNow: value });
     this.lastExecutionPoll.delete(`${downloader.metadata.namespace}/${downloader.metadata.name}`);
