@@ -43,6 +43,8 @@ export interface OperatorConfig {
   identity?: string;
   /** Source hosts Downloaders may download from; empty allows any. `*.example.com` allowed. */
   allowedSourceHosts: string[];
+  /** JSON file of prices for the cost estimate; defaults when absent. */
+  pricesFile?: string;
 }
 
 export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
@@ -171,6 +173,11 @@ export const OPTIONS = {
     description: 'comma-separated hosts Downloaders may use (*.example.com allowed); empty for any',
     default: '',
   },
+  pricesFile: {
+    flag: 'prices-file',
+    env: 'PRICES_FILE',
+    description: 'JSON file of USD prices for status.estimatedMonthlyCost (see README)',
+  },
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',
@@ -261,6 +268,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     retryPeriodMs: seconds('retryPeriodS'),
     identity: read('identity'),
     allowedSourceHosts: list('allowedSourceHosts'),
+    pricesFile: read('pricesFile'),
   };
 }
 

@@ -11,6 +11,7 @@ import { StateMachineManager } from './aws/state-machine.js';
 import { TableManager } from './aws/table.js';
 import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
+import { loadPrices } from './controller/cost.js';
 import { LeaderElector } from './controller/leader.js';
 import { DownloaderReconciler } from './controller/reconciler.js';
 import { createKubeClients } from './kube/clients.js';
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     secrets: { get: (namespace, name) => secretCache.controller?.get(namespace, name) },
     events: new KubeEventRecorder(kube, log),
     now: () => new Date(),
+    prices: loadPrices(config.pricesFile),
     onExecutionSeen: (status) => metrics.executions.inc({ status }),
   });
   const controller = new Controller(kube, config, reconciler, log, metrics);

@@ -105,6 +105,12 @@ export function downloaderCrd(): OpenApi {
               jsonPath: '.status.lastExecution.status',
             },
             { name: 'Last Success', type: 'date', jsonPath: '.status.lastSuccessTime' },
+            {
+              name: 'Cost/Month',
+              type: 'string',
+              priority: 1,
+              jsonPath: '.status.estimatedMonthlyCost.monthlyUsd',
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: downloaderOpenApiSchema() },

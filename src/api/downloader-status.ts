@@ -57,6 +57,30 @@ const Execution = Type.Object(
   { description: 'The most recent execution of the state machine.' },
 );
 
+const Usd = (description: string) =>
+  Type.String({ description: `${description}, in USD per month.`, pattern: '^[0-9]+\\.[0-9]{2}$' });
+
+const CostEstimate = Type.Object(
+  {
+    monthlyUsd: Usd('The whole pipeline'),
+    runsPerMonth: Type.Integer({ description: 'Executions a month the schedule makes.' }),
+    breakdown: Type.Object(
+      {
+        stepFunctions: Usd('State transitions (STANDARD) or requests and duration (EXPRESS)'),
+        apiGateway: Usd('Requests through the proxy'),
+        dynamodb: Usd('Item writes (on-demand)'),
+        scheduler: Usd('Schedule invocations'),
+      },
+      { description: 'The estimate by service.' },
+    ),
+  },
+  {
+    description:
+      'Estimated monthly cost of one request a run, from the schedule and the workflow type, ' +
+      "at the operator's configured prices (default: us-east-1 list prices, no free tier).",
+  },
+);
+
 /** `Downloader.status` as a schema. */
 export const DownloaderStatusSchema = Type.Object(
   {
@@ -76,6 +100,7 @@ export const DownloaderStatusSchema = Type.Object(
     lastSuccessTime: Type.Optional(
       Timestamp({ description: 'When the last successful execution ended.' }),
     ),
+    estimatedMonthlyCost: Type.Optional(CostEstimate),
     lastRunNow: Type.Optional(
       Type.String({
         description: 'Value of the downloader.dev/run-now annotation last acted upon.',

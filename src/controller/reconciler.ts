@@ -26,6 +26,7 @@ import {
 } from './desired.js';
 import { classifyFailure } from './failure.js';
 import { cleanUp } from './cleanup.js';
+import { countTransitions, estimateMonthlyCost, type Prices } from './cost.js';
 import { ensureResource } from './pipeline.js';
 import type { SecretReader } from './secrets.js';
 import { resolveAuthValue } from './secrets.js';
@@ -50,6 +51,8 @@ export interface ReconcilerDeps {
   secrets: SecretReader;
   events: EventRecorder;
   now: () => Date;
+  /** Prices of the cost estimate on status. */
+  prices?: Prices;
   /** Told of each finished execution the first time it is seen (for metrics). */
   onExecutionSeen?: (status: string) => void;
 }
@@ -137,19 +140,24 @@ export class DownloaderReconciler {
         stateMachineRoleArn = role.arn;
         stateMachineRoleCreatedAt = role.createdAt;
       }
+      const stateMachineWanted = stateMachineDesired(
+        downloader,
+        location,
+        config,
+        proxy.restApiId,
+        stateMachineRoleArn,
+      );
+      run.set({
+        estimatedMonthlyCost: estimateMonthlyCost(
+          downloader.spec,
+          countTransitions(stateMachineWanted.definition),
+          this.deps.prices,
+        ),
+      });
       const stateMachine = await ensureResource(
         aws.stateMachine,
         owner,
-        {
-          ...stateMachineDesired(
-            downloader,
-            location,
-            config,
-            proxy.restApiId,
-            stateMachineRoleArn,
-          ),
-          roleCreatedAt: stateMachineRoleCreatedAt,
-        },
+        { ...stateMachineWanted, roleCreatedAt: stateMachineRoleCreatedAt },
         context,
       );
       run.resources({ stateMachineArn: stateMachine.arn, stateMachineRoleArn });

@@ -123,6 +123,13 @@ describe('the operator, for the article EVE Downloader', () => {
     ]);
   });
 
+  it('estimates the monthly cost of a STANDARD run every minute', () => {
+    expect(ready.status?.estimatedMonthlyCost).toMatchObject({
+      monthlyUsd: '2.38',
+      runsPerMonth: 43_200,
+    });
+  });
+
   it('runs on run-now, stores the item with the right types, and reports the execution', async () => {
     kubectlOk(['annotate', '-n', namespace, `downloader/${name}`, 'downloader.dev/run-now=first']);
     const done = await eventually('a finished execution on the status', () => {
