@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseRateLimits, RateLimitsError, type RateLimits } from './aws/pacing.js';
 
 /**
  * Operator configuration, from command-line flags first, then environment variables, then
@@ -45,6 +46,8 @@ export interface OperatorConfig {
   allowedSourceHosts: string[];
   /** JSON file of prices for the cost estimate; defaults when absent. */
   pricesFile?: string;
+  /** Token buckets AWS calls are paced by; empty when pacing is off. */
+  awsRateLimits: RateLimits;
 }
 
 export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
@@ -178,6 +181,13 @@ export const OPTIONS = {
     env: 'PRICES_FILE',
     description: 'JSON file of USD prices for status.estimatedMonthlyCost (see README)',
   },
+  awsRateLimits: {
+    flag: 'aws-rate-limits',
+    env: 'AWS_RATE_LIMITS',
+    description:
+      'pace AWS calls: empty for the documented quotas, off, service:Operation=rate/burst,... ' +
+      'over them, or a JSON file',
+  },
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',
@@ -269,7 +279,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     identity: read('identity'),
     allowedSourceHosts: list('allowedSourceHosts'),
     pricesFile: read('pricesFile'),
+    awsRateLimits: rateLimits(read('awsRateLimits')),
   };
+}
+
+function rateLimits(setting: string | undefined): RateLimits {
+  try {
+    return parseRateLimits(setting);
+  } catch (err) {
+    if (!(err instanceof RateLimitsError)) throw err;
+    throw new ConfigError(`--aws-rate-limits (AWS_RATE_LIMITS): ${err.message}`, { cause: err });
+  }
 }
 
 /** The ApiEndpoint for one REST API, from the configured template. */

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createAwsClients } from './aws/clients.js';
 import { loadAwsContext } from './aws/context.js';
+import { AwsPacer } from './aws/pacing.js';
 import { ExecutionReader } from './aws/executions.js';
 import { ProxyManager } from './aws/proxy.js';
 import { RoleManager } from './aws/roles.js';
@@ -55,6 +56,15 @@ async function main(): Promise<void> {
   metrics.instrument(clients.scheduler, 'scheduler');
   metrics.instrument(clients.sfn, 'states');
   metrics.instrument(clients.sts, 'sts');
+  const pacer = new AwsPacer(config.awsRateLimits, {
+    onWait: (service, operation, ms) =>
+      metrics.awsPacingWait.observe({ service, operation }, ms / 1000),
+  });
+  pacer.instrument(clients.apiGateway, 'apigateway');
+  pacer.instrument(clients.dynamodb, 'dynamodb');
+  pacer.instrument(clients.iam, 'iam');
+  pacer.instrument(clients.scheduler, 'scheduler');
+  pacer.instrument(clients.sfn, 'states');
   const region = await clients.sfn.config.region();
   const context = await loadAwsContext(clients.sts, region);
   log.info(

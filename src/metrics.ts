@@ -47,6 +47,14 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly awsPacingWait = new Histogram({
+    name: 'downloader_aws_pacing_wait_seconds',
+    help: 'Time an AWS call attempt waited for its rate limit tokens, by service and operation.',
+    labelNames: ['service', 'operation'] as const,
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
   readonly executions = new Counter({
     name: 'downloader_executions_seen_total',
     help: 'Finished executions seen for the first time, by status.',
