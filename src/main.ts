@@ -66,7 +66,10 @@ async function main(): Promise<void> {
   pacer.instrument(clients.scheduler, 'scheduler');
   pacer.instrument(clients.sfn, 'states');
   const region = await clients.sfn.config.region();
-  const context = await loadAwsContext(clients.sts, region);
+  const context = await loadAwsContext(clients.sts, region, {
+    onRetry: (err, delayMs) =>
+      log.warn({ err, retryInMs: delayMs }, 'could not ask STS who the operator is; retrying'),
+  });
   log.info(
     { region: context.region, accountId: context.accountId, namespaces: config.namespaces },
     'starting',
