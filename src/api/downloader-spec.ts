@@ -25,12 +25,27 @@ export function normalizeItemType(key: string): string {
 }
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
 export const WORKFLOW_TYPES = ['STANDARD', 'EXPRESS'] as const;
+/** How a paged source says how many pages there are, or where the next one is. */
+export const PAGINATION_TYPES = ['PageNumber', 'NextLink'] as const;
+/** Upper bound of pagination.maxPages: States.ArrayRange makes arrays of at most 1000 items. */
+export const MAX_PAGES_LIMIT = 1000;
+/** Upper bound of Map concurrency: an inline Map runs at most 40 iterations at once. */
+export const MAX_MAP_CONCURRENCY = 40;
+/** Upper bound of fanOut.paths and fanOut.query.values. */
+export const MAX_FAN_OUT = 100;
+/** What item paths may read under `$.request` when the request varies (pages, fan-out, lists). */
+export const REQUEST_CONTEXT_FIELDS = ['page', 'value', 'index', 'time'] as const;
 
 const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
 /** A JSONPath of the subset Step Functions accepts in `.$` fields: dots, indexes, quoted keys. */
 const JSON_PATH = "^\\$(\\.[A-Za-z_][A-Za-z0-9_-]*|\\[[0-9]+\\]|\\['[^']+'\\])*$";
 const celJsonPath = celString(JSON_PATH);
 const NUMBER = '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$';
+/** An item path that reads the request context rather than the downloaded data. */
+const REQUEST_PATH = '^\\$\\.request([.\\[]|$)';
+const REQUEST_CONTEXT_PATH = `^\\$\\.request\\.(${REQUEST_CONTEXT_FIELDS.join('|')})$`;
+/** A query parameter name: no whitespace and none of the characters that delimit a query. */
+const QUERY_PARAMETER = '^[^\\s&=#?]+$';
 
 /** Escapes a string for a single-quoted CEL literal. */
 function celString(text: string): string {
@@ -95,6 +110,124 @@ const Auth = Type.Object(
   { description: 'Credential sent to the source, taken from a Secret.' },
 );
 
+const Pagination = Type.Object(
+  {
+    type: StringEnum(PAGINATION_TYPES, {
+      description:
+        'PageNumber: the source numbers its pages and says how many there are (in a header ' +
+        'such as X-Pages, or in the body); the first page is downloaded, then the others at ' +
+        'once, concurrency at a time. NextLink: each page says where the next one is (a cursor ' +
+        'or a path); pages are downloaded one after another until a page has none.',
+    }),
+    pageParameter: Type.Optional(
+      Type.String({
+        description:
+          'PageNumber: query parameter carrying the page number. Default page. A value for it ' +
+          'in source.path is replaced.',
+        minLength: 1,
+        maxLength: 128,
+        pattern: QUERY_PARAMETER,
+      }),
+    ),
+    firstPage: Type.Optional(
+      Type.Integer({
+        description: 'PageNumber: number of the first page, 1 (the default) or 0.',
+        minimum: 0,
+        maximum: 1,
+      }),
+    ),
+    pageCountHeader: Type.Optional(
+      Type.String({
+        description:
+          'PageNumber: response header of the first page holding the page count, spelled as ' +
+          'the source sends it (header lookups are case-sensitive). Example: X-Pages',
+        maxLength: 128,
+        pattern: HEADER_NAME,
+      }),
+    ),
+    pageCountPath: Type.Optional(
+      Type.String({
+        description:
+          'PageNumber: JSONPath into the first page download result to the page count, a ' +
+          'number or a numeric string. Example: $.ResponseBody.total_pages',
+        maxLength: 1024,
+        pattern: JSON_PATH,
+      }),
+    ),
+    concurrency: Type.Optional(
+      Type.Integer({
+        description:
+          'PageNumber: pages downloaded at once after the first (the Map MaxConcurrency). ' +
+          'Default 5.',
+        minimum: 1,
+        maximum: MAX_MAP_CONCURRENCY,
+      }),
+    ),
+    nextPath: Type.Optional(
+      Type.String({
+        description:
+          'NextLink: JSONPath into each download result to the next page: a cursor when ' +
+          'cursorParameter is set, otherwise a path on the source (starting with "/", no query ' +
+          'string). A page where it is missing, null or "" is the last. Example: ' +
+          '$.ResponseBody.next_cursor',
+        maxLength: 1024,
+        pattern: JSON_PATH,
+      }),
+    ),
+    cursorParameter: Type.Optional(
+      Type.String({
+        description:
+          'NextLink: query parameter the cursor is sent in, next to the query of source.path ' +
+          '(a value for it there is replaced). Without it the value at nextPath is requested ' +
+          'as a path.',
+        minLength: 1,
+        maxLength: 128,
+        pattern: QUERY_PARAMETER,
+      }),
+    ),
+    maxPages: Type.Integer({
+      description:
+        'Most pages downloaded per run (per fan-out request), first included: a cap on what a ' +
+        'wrong page count or an endless cursor can cost. At most 1000.',
+      minimum: 1,
+      maximum: MAX_PAGES_LIMIT,
+    }),
+  },
+  {
+    description:
+      'Download every page of a paged source on each run. Each page is stored like a single ' +
+      'download (or element by element with itemsPath); item paths can read $.request.page.',
+    'x-kubernetes-validations': [
+      {
+        rule:
+          "self.type != 'PageNumber' || " +
+          '(has(self.pageCountHeader) ? !has(self.pageCountPath) : has(self.pageCountPath))',
+        message:
+          'PageNumber pagination reads the page count from exactly one of pageCountHeader and ' +
+          'pageCountPath',
+      },
+      {
+        rule: "self.type != 'PageNumber' || (!has(self.nextPath) && !has(self.cursorParameter))",
+        message: 'nextPath and cursorParameter belong to NextLink pagination',
+      },
+      {
+        rule: "self.type != 'NextLink' || has(self.nextPath)",
+        message: 'NextLink pagination needs nextPath',
+        fieldPath: '.nextPath',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule:
+          "self.type != 'NextLink' || !(has(self.pageParameter) || has(self.firstPage) || " +
+          'has(self.pageCountHeader) || has(self.pageCountPath) || has(self.concurrency))',
+        message:
+          'pageParameter, firstPage, pageCountHeader, pageCountPath and concurrency belong to ' +
+          'PageNumber pagination; NextLink pages are downloaded one after another',
+      },
+    ],
+  },
+);
+
 const Source = Type.Object(
   {
     url: Type.String({
@@ -142,6 +275,7 @@ const Source = Type.Object(
       }),
     ),
     auth: Type.Optional(Auth),
+    pagination: Type.Optional(Pagination),
   },
   {
     description: 'The third-party HTTP API to download from.',
@@ -283,6 +417,71 @@ const Workflow = Type.Object(
   { description: 'The Step Functions state machine.', default: {} },
 );
 
+const FanOutQuery = Type.Object(
+  {
+    parameter: Type.String({
+      description:
+        'Query parameter that takes each value in turn, next to the query of source.path (a ' +
+        'value for it there is replaced).',
+      minLength: 1,
+      maxLength: 128,
+      pattern: QUERY_PARAMETER,
+    }),
+    values: Type.Array(
+      Type.String({ description: 'One value of the parameter.', maxLength: 1024 }),
+      {
+        description: 'The values, one request each; no duplicates.',
+        minItems: 1,
+        maxItems: MAX_FAN_OUT,
+        'x-kubernetes-list-type': 'set',
+      },
+    ),
+  },
+  { description: 'One request per value of a query parameter.' },
+);
+
+const FanOut = Type.Object(
+  {
+    paths: Type.Optional(
+      Type.Array(
+        Type.String({
+          description: 'A path on the source, starting with "/", without a query string.',
+          maxLength: 2048,
+          pattern: '^/[^\\s?#]*$',
+        }),
+        {
+          description:
+            'One request per path, each in place of the path of source.path (whose query ' +
+            'string is sent with every one); no duplicates. Example: [/v2/universe/systems/1, ' +
+            '/v2/universe/systems/2]',
+          minItems: 1,
+          maxItems: MAX_FAN_OUT,
+          'x-kubernetes-list-type': 'set',
+        },
+      ),
+    ),
+    query: Type.Optional(FanOutQuery),
+    concurrency: Type.Integer({
+      description: 'Requests (with their pages) run at once: the Map MaxConcurrency. Default 5.',
+      default: 5,
+      minimum: 1,
+      maximum: MAX_MAP_CONCURRENCY,
+    }),
+  },
+  {
+    description:
+      'Run the download once per path or per query value, at most 100, in one execution; ' +
+      'every result is stored (with pagination, every page of every request). Item paths can ' +
+      'read the path or value of the request as $.request.value.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.paths) != has(self.query)',
+        message: 'fanOut takes exactly one of paths and query',
+      },
+    ],
+  },
+);
+
 /** `Downloader.spec` as a schema. */
 export const DownloaderSpecSchema = Type.Object(
   {
@@ -305,10 +504,26 @@ export const DownloaderSpecSchema = Type.Object(
         ],
       }),
     ),
+    fanOut: Type.Optional(FanOut),
+    itemsPath: Type.Optional(
+      Type.String({
+        description:
+          'JSONPath into the download result to a list, such as $.ResponseBody or ' +
+          '$.ResponseBody.items: one item is written per element (of every page and fan-out ' +
+          'request), and item paths read the element ($.order_id, or $ for a list of scalars). ' +
+          'The table key must then come from the element so that items do not overwrite each ' +
+          'other; $.request.index is the position in the list.',
+        maxLength: 1024,
+        pattern: JSON_PATH,
+      }),
+    ),
     item: MapOf(ItemValue, {
       description:
         'The DynamoDB item written on each run: attribute name -> {type: JSONPath or literal}. ' +
-        'Must map the table keys with their key types.',
+        'Must map the table keys with their key types. With pagination, fanOut or itemsPath, ' +
+        '$.request.page (page number), $.request.value (fan-out path or value), ' +
+        '$.request.index (position in the itemsPath list) and $.request.time (start of the ' +
+        'run, ISO 8601; allowed always) read the request an item came from.',
       minProperties: 1,
       maxProperties: 50,
       'x-kubernetes-validations': [
@@ -352,6 +567,44 @@ export const DownloaderSpecSchema = Type.Object(
         message: 'item must give the sort key the table sort key type',
         fieldPath: '.item',
       },
+      {
+        rule: '!has(self.itemsPath) || !has(self.select)',
+        message:
+          'select does not combine with itemsPath: with itemsPath, item paths read each element',
+        fieldPath: '.select',
+      },
+      {
+        rule:
+          `self.item.all(k, self.item[k].all(t, !self.item[k][t].matches('${celString(REQUEST_PATH)}') || ` +
+          `self.item[k][t].matches('${celString(REQUEST_CONTEXT_PATH)}')))`,
+        message: `item paths under $.request are ${REQUEST_CONTEXT_FIELDS.map((f) => `$.request.${f}`).join(', ')}`,
+        fieldPath: '.item',
+      },
+      {
+        rule: "has(self.source.pagination) || !self.item.exists(k, self.item[k].exists(t, self.item[k][t] == '$.request.page'))",
+        message: '$.request.page needs source.pagination',
+        fieldPath: '.item',
+      },
+      {
+        rule: "has(self.fanOut) || !self.item.exists(k, self.item[k].exists(t, self.item[k][t] == '$.request.value'))",
+        message: '$.request.value needs fanOut',
+        fieldPath: '.item',
+      },
+      {
+        rule: "has(self.itemsPath) || !self.item.exists(k, self.item[k].exists(t, self.item[k][t] == '$.request.index'))",
+        message: '$.request.index needs itemsPath',
+        fieldPath: '.item',
+      },
+      {
+        rule:
+          '!has(self.fanOut) || !has(self.fanOut.query) || !has(self.source.pagination) || ' +
+          "(self.source.pagination.type == 'PageNumber' ? self.fanOut.query.parameter != " +
+          "(has(self.source.pagination.pageParameter) ? self.source.pagination.pageParameter : 'page') : " +
+          '(!has(self.source.pagination.cursorParameter) || ' +
+          'self.fanOut.query.parameter != self.source.pagination.cursorParameter))',
+        message: 'fanOut.query.parameter must differ from the page or cursor parameter',
+        fieldPath: '.fanOut.query.parameter',
+      },
     ],
   },
 );
@@ -361,3 +614,5 @@ export type DownloaderSpec = Static<typeof DownloaderSpecSchema>;
 export type ItemMapping = DownloaderSpec['item'];
 export type SourceSpec = DownloaderSpec['source'];
 export type TableSpec = DownloaderSpec['table'];
+export type PaginationSpec = NonNullable<SourceSpec['pagination']>;
+export type FanOutSpec = NonNullable<DownloaderSpec['fanOut']>;
