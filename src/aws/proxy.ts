@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-api-gateway';
 import type { Logger } from 'pino';
 import { TerminalError } from '../errors.js';
-import { isConflict, isNotFound, scrubSecret, traced } from './errors.js';
+import { isConflict, isNotFound, isThrottling, scrubSecret, traced } from './errors.js';
 import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
 import type { ResourceManager } from './resource.js';
 
@@ -187,6 +187,44 @@ export function validateAuth(auth: ProxyAuth | undefined): void {
         'line break, which API Gateway cannot send as a static header value',
     );
   }
+}
+
+/**
+ * Thrown in place of a second attempt of CreateRestApi after an attempt whose outcome is unknown
+ * (a dropped connection, a 5xx): API Gateway may have created the API all the same, and
+ * CreateRestApi is not idempotent, so the SDK's own retry would make a second API with the same
+ * tags, which nothing would ever delete. The reconcile fails instead; the next one finds the API
+ * by its owner tag, or creates it if the first attempt made nothing.
+ */
+export class CreateOutcomeUnknown extends Error {
+  override readonly name = 'CreateOutcomeUnknown';
+}
+
+/**
+ * Lets the SDK retry `command` only after throttling, which AWS answers before doing anything;
+ * after any other failure the next attempt throws CreateOutcomeUnknown instead of sending. The
+ * middleware sits inside the SDK's retry loop (finalizeRequest step, after retryMiddleware).
+ */
+export function withoutBlindRetry<C extends CreateRestApiCommand>(command: C): C {
+  let outcomeUnknown = false;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      if (outcomeUnknown) {
+        throw new CreateOutcomeUnknown(
+          'CreateRestApi got no usable answer and may have created the API; not sending it ' +
+            'again: the next reconcile looks for the API by its tag first',
+        );
+      }
+      try {
+        return await next(args);
+      } catch (err) {
+        if (!isThrottling(err)) outcomeUnknown = true;
+        throw err;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'downloaderOperatorNoBlindRetry' },
+  );
+  return command;
 }
 
 /** Options of ProxyManager. */
@@ -495,12 +533,14 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
   private async createApi(owner: Owner, desired: ProxyDesired): Promise<ProxyObserved> {
     const api = await traced(this.logger, 'CreateRestApi', () =>
       this.apiGateway.send(
-        new CreateRestApiCommand({
-          name: desired.name,
-          description: `downloader-operator proxy for ${owner.namespace}/${owner.name}`,
-          endpointConfiguration: { types: ['REGIONAL'] },
-          tags: ownerTags(owner),
-        }),
+        withoutBlindRetry(
+          new CreateRestApiCommand({
+            name: desired.name,
+            description: `downloader-operator proxy for ${owner.namespace}/${owner.name}`,
+            endpointConfiguration: { types: ['REGIONAL'] },
+            tags: ownerTags(owner),
+          }),
+        ),
       ),
     );
     if (!api.id) throw new Error('API Gateway CreateRestApi returned no id');
