@@ -1,7 +1,7 @@
 /**
  * Types for the part of the Amazon States Language (JSONPath query language) the operator
- * generates: a state machine of Task states with retriers. They type what `buildDefinition`
- * returns; they are not a full model of ASL.
+ * generates: Task states with retriers and, for pages, fan-out and lists, Pass, Choice, Map and
+ * Fail states. They type what `buildDefinition` returns; they are not a full model of ASL.
  */
 
 /** Any JSON value, as found in payload templates. */
@@ -30,24 +30,96 @@ export interface Retrier {
   JitterStrategy?: JitterStrategy;
 }
 
-interface TaskStateBase {
-  Type: 'Task';
+/** How a state ends: it moves on to `Next` or ends its state machine (or Map iteration). */
+export type Transition = { Next: string; End?: never } | { End: true; Next?: never };
+
+/** Input and output filters every state but Choice, Fail and Succeed accepts. */
+interface Filters {
   Comment?: string;
+  InputPath?: string | null;
+  /** `null` makes the output `{}`: a Map iteration that ends so adds nothing to the Map result. */
+  OutputPath?: string | null;
+  /** `null` discards the state's result: the state's output is its input. */
+  ResultPath?: string | null;
+}
+
+interface TaskStateBase extends Filters {
+  Type: 'Task';
   Resource: string;
   Parameters?: PayloadTemplate;
   ResultSelector?: PayloadTemplate;
-  /** `null` discards the task's result: the state's output is its input. */
-  ResultPath?: string | null;
   TimeoutSeconds?: number;
   Retry?: Retrier[];
 }
 
 /** A Task state: either moves on to `Next` or ends the execution. */
-export type TaskState = TaskStateBase &
-  ({ Next: string; End?: never } | { End: true; Next?: never });
+export type TaskState = TaskStateBase & Transition;
+
+/** A Pass state: `Result` (a literal) or `Parameters` (a template) becomes its output. */
+export type PassState = Filters & {
+  Type: 'Pass';
+  Result?: JsonValue;
+  Parameters?: PayloadTemplate;
+} & Transition;
+
+/**
+ * One rule of a Choice state: a comparison of `Variable` (IsPresent, IsNull, IsString,
+ * StringEquals, StringMatches, NumericGreaterThan...), or `Not` of one. Only top-level rules
+ * carry `Next`.
+ */
+export interface ChoiceRule {
+  Variable?: string;
+  Not?: ChoiceRule;
+  IsPresent?: boolean;
+  IsNull?: boolean;
+  IsString?: boolean;
+  IsNumeric?: boolean;
+  StringEquals?: string;
+  StringMatches?: string;
+  NumericGreaterThan?: number;
+  NumericGreaterThanEquals?: number;
+  Next?: string;
+}
+
+/** A Choice state: the first rule that holds names the next state, else `Default`. */
+export interface ChoiceState {
+  Type: 'Choice';
+  Comment?: string;
+  Choices: ChoiceRule[];
+  Default: string;
+}
+
+/** A Fail state: ends the execution (or Map iteration) with an error name and cause. */
+export interface FailState {
+  Type: 'Fail';
+  Comment?: string;
+  Error: string;
+  Cause: string;
+}
+
+/** The states a Map state runs for each item, in the Map's own scope. */
+export interface ItemProcessor {
+  ProcessorConfig: { Mode: 'INLINE' };
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+/**
+ * An inline Map state: runs `ItemProcessor` once per element of the array at `ItemsPath`, at most
+ * `MaxConcurrency` at once, each on the input `ItemSelector` makes (where `$$.Map.Item.Value`
+ * and `$$.Map.Item.Index` are the element and its position). Its result is the array of the
+ * iterations' outputs.
+ */
+export type MapState = Filters & {
+  Type: 'Map';
+  ItemsPath: string;
+  ItemSelector?: PayloadTemplate;
+  MaxConcurrency?: number;
+  ItemProcessor: ItemProcessor;
+} & Transition;
 
 /** The states the operator generates. */
-export type State = TaskState;
+export type State = TaskState | PassState | ChoiceState | FailState | MapState;
 
 /** A whole state machine definition, as passed to CreateStateMachine after JSON encoding. */
 export interface StateMachineDefinition {

@@ -13,6 +13,10 @@ export const DEFINITION_ERROR_REASONS = {
   headerNotAllowed: 'HeaderNotAllowed',
   /** The source path cannot be sent as the Path of an API Gateway invocation. */
   invalidSourcePath: 'InvalidSourcePath',
+  /** Pagination fields that do not fit its type (PageNumber without a page count...). */
+  invalidPagination: 'InvalidPagination',
+  /** A fanOut with both or neither of paths and query. */
+  invalidFanOut: 'InvalidFanOut',
 } as const;
 
 export type DefinitionErrorReason =

@@ -1,4 +1,5 @@
 import { DOWNLOAD_STATE } from './definition.js';
+import { MULTI_REQUEST_ERRORS, MULTI_REQUEST_STATES } from './multi-request.js';
 import {
   API_GATEWAY_ERROR_PREFIX,
   DYNAMODB_ERRORS,
@@ -35,6 +36,12 @@ export const EXECUTION_FAILURE_REASONS = {
   selectPathMismatch: 'SelectPathMismatch',
   /** A spec.item path names a field the download (or selected) result lacks. */
   itemPathMismatch: 'ItemPathMismatch',
+  /** spec.itemsPath names no list in the download result. */
+  itemsPathMismatch: 'ItemsPathMismatch',
+  /** The first page has no page count at pageCountHeader or pageCountPath, or not a number. */
+  pageCountUnreadable: 'PageCountUnreadable',
+  /** A next link (NextLink without cursorParameter) is not a path without query string. */
+  nextLinkUnsupported: 'NextLinkUnsupported',
   /** DynamoDB refused the item: wrong key types, an empty key, a value of the wrong type... */
   itemInvalid: 'ItemInvalid',
   /** The download result exceeds the 256 KiB Step Functions payload limit. */
@@ -91,6 +98,26 @@ const IAM_DENIAL_MESSAGE = 'is not authorized to perform';
  * item path, and they are fixed in different fields, so the cause is read for the state name.
  */
 const RUNTIME_IN_DOWNLOAD = `state '${DOWNLOAD_STATE}'`;
+
+/** States whose runtime errors mean the page count could not be read (or used). */
+const PAGE_COUNT_STATES = [
+  MULTI_REQUEST_STATES.readPageCount,
+  MULTI_REQUEST_STATES.parsePageCount,
+  MULTI_REQUEST_STATES.listPages,
+].map((name) => `state '${name}'`);
+
+/** States whose runtime errors mean spec.itemsPath is not a list in the download result. */
+const ITEMS_STATES = [
+  MULTI_REQUEST_STATES.writeItems,
+  MULTI_REQUEST_STATES.writeFirstPageItems,
+  MULTI_REQUEST_STATES.writePageItems,
+].map((name) => `state '${name}'`);
+
+/**
+ * The error moto's interpreter (the local cloud) reports for a Map whose ItemsPath is not an
+ * array; AWS reports States.Runtime.
+ */
+const QUERY_EVALUATION_ERROR = 'States.QueryEvaluationError';
 
 /**
  * `DynamoDB.AmazonDynamoDBException` names no cause. Step Functions on AWS reports a missing item
@@ -155,7 +182,19 @@ function reasonOf(error: string, cause: string | undefined): ExecutionFailureRea
       ? EXECUTION_FAILURE_REASONS.itemPathMismatch
       : EXECUTION_FAILURE_REASONS.itemInvalid;
   }
-  if (error === STATES_ERRORS.runtime) {
+  if (error === MULTI_REQUEST_ERRORS.pageCountUnreadable) {
+    return EXECUTION_FAILURE_REASONS.pageCountUnreadable;
+  }
+  if (error === MULTI_REQUEST_ERRORS.nextLinkUnsupported) {
+    return EXECUTION_FAILURE_REASONS.nextLinkUnsupported;
+  }
+  if (error === STATES_ERRORS.runtime || error === QUERY_EVALUATION_ERROR) {
+    if (PAGE_COUNT_STATES.some((state) => cause?.includes(state))) {
+      return EXECUTION_FAILURE_REASONS.pageCountUnreadable;
+    }
+    if (ITEMS_STATES.some((state) => cause?.includes(state))) {
+      return EXECUTION_FAILURE_REASONS.itemsPathMismatch;
+    }
     return cause?.includes(RUNTIME_IN_DOWNLOAD)
       ? EXECUTION_FAILURE_REASONS.selectPathMismatch
       : EXECUTION_FAILURE_REASONS.itemPathMismatch;
@@ -168,7 +207,8 @@ function reasonOf(error: string, cause: string | undefined): ExecutionFailureRea
 /**
  * The reason and message for a failed execution's error and cause, or undefined when there is no
  * error (the execution did not fail). Classifies by error name; the cause is read only for
- * `ApiGateway.403`, `States.Runtime` and `DynamoDB.AmazonDynamoDBException`, whose names cover
+ * `ApiGateway.403`, `States.Runtime` (for the state it names) and
+ * `DynamoDB.AmazonDynamoDBException`, whose names cover
  * cases with different remedies. Unknown names give ExecutionFailed. The execution statuses
  * TIMED_OUT and ABORTED, which carry no error name, are accepted in place of one. The message is
  * "<error>: <cause>", the cause redacted and shortened per `options`.

@@ -2,6 +2,7 @@ import type { ItemMapping } from '../api/downloader-spec.js';
 import { ITEM_TYPES, normalizeItemType } from '../api/downloader-spec.js';
 import type { JsonValue, PayloadTemplate } from './asl.js';
 import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js';
+import { PLAIN_SCOPE, resolvePath, type PathScope } from './request-context.js';
 
 /**
  * Turns `spec.item` (attribute -> {DynamoDB type: JSONPath or literal}) into the `Item` of a
@@ -11,6 +12,9 @@ import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js
  * selected fields when `spec.select` is set); anything else is a literal. DynamoDB takes numbers
  * as strings (`{"N": "123"}`) while JSON bodies usually carry them as numbers, so an N path is
  * wrapped in `States.Format('{}', path)`: users never write States.Format themselves.
+ *
+ * Paths are read in a PathScope (see request-context.ts): as written for a single request, or
+ * under the page or list element, with `$.request.*` for the request an item came from.
  */
 
 /** A DynamoDB attribute type an item may use. */
@@ -75,6 +79,7 @@ function literalAttribute(type: ItemType, literal: string, attribute: string): P
 export function attributeTemplate(
   attribute: string,
   entry: Record<string, string>,
+  scope: PathScope = PLAIN_SCOPE,
 ): PayloadTemplate {
   const types = Object.keys(entry);
   const [written] = types;
@@ -87,18 +92,19 @@ export function attributeTemplate(
   }
   const value = entry[written ?? type] ?? '';
   return isJsonPath(value)
-    ? pathAttribute(type, value, attribute)
+    ? pathAttribute(type, resolvePath(value, scope, `spec.item.${attribute}`), attribute)
     : literalAttribute(type, value, attribute);
 }
 
 /**
- * The `Item` parameter of the putItem task. Attributes are sorted by name so that the same
- * mapping always renders the same definition, whatever order the API server returned it in.
+ * The `Item` parameter of the putItem task, its paths read in `scope`. Attributes are sorted by
+ * name so that the same mapping always renders the same definition, whatever order the API
+ * server returned it in.
  */
-export function itemTemplate(item: ItemMapping): PayloadTemplate {
+export function itemTemplate(item: ItemMapping, scope: PathScope = PLAIN_SCOPE): PayloadTemplate {
   const template: Record<string, JsonValue> = {};
   for (const attribute of Object.keys(item).sort()) {
-    template[attribute] = attributeTemplate(attribute, item[attribute] ?? {});
+    template[attribute] = attributeTemplate(attribute, item[attribute] ?? {}, scope);
   }
   return template;
 }

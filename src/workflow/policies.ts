@@ -1,3 +1,4 @@
+import type { DownloaderSpec } from '../api/downloader-spec.js';
 import { formatArn } from './arn.js';
 
 /**
@@ -101,14 +102,38 @@ export function executeApiArn(target: ExecuteApiTarget): string {
 export interface StateMachinePolicyInput extends ExecuteApiTarget {
   /** ARN of the DynamoDB table items are written to. */
   tableArn: string;
+  /**
+   * Every path the state machine requests (`invokedPaths`), when there is more than `path`: the
+   * fan-out paths, or `/*` when next links name the paths. Replaces `path` when given.
+   */
+  paths?: readonly string[];
+}
+
+/** The resource path that stands for "any path of this stage and method". */
+export const ANY_PATH = '/*';
+
+/**
+ * The paths a Downloader's state machine requests through the proxy: `source.path`, or each of
+ * `fanOut.paths`, or `/*` (any) when NextLink pagination follows links whose paths the source
+ * chooses. Queries are not part of execute-api ARNs and are dropped.
+ */
+export function invokedPaths(spec: DownloaderSpec): string[] {
+  const pagination = spec.source.pagination;
+  if (pagination?.type === 'NextLink' && pagination.cursorParameter === undefined) {
+    return [ANY_PATH];
+  }
+  const paths = spec.fanOut?.paths ?? [spec.source.path];
+  return [...new Set(paths.map((path) => path.split('?')[0] ?? path))];
 }
 
 /**
- * The state machine role's policy: invoke exactly the proxied method and path (this matters when
+ * The state machine role's policy: invoke exactly the proxied method and path(s) (this matters when
  * the invoke task signs with IAM_ROLE and the proxy requires AWS_IAM) and put items into exactly
  * the one table. No read, delete or scan; no other table, stage or path.
  */
 export function stateMachinePolicy(input: StateMachinePolicyInput): PolicyDocument {
+  const paths = input.paths && input.paths.length > 0 ? input.paths : [input.path];
+  const invokeArns = paths.map((path) => executeApiArn({ ...input, path }));
   return {
     Version: '2012-10-17',
     Statement: [
@@ -116,7 +141,7 @@ export function stateMachinePolicy(input: StateMachinePolicyInput): PolicyDocume
         Sid: 'InvokeSourceThroughProxy',
         Effect: 'Allow',
         Action: 'execute-api:Invoke',
-        Resource: executeApiArn(input),
+        Resource: invokeArns.length === 1 ? (invokeArns[0] ?? '') : invokeArns,
       },
       {
         Sid: 'PutDownloadedItem',

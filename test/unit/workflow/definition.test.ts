@@ -48,13 +48,13 @@ const ARTICLE_DEFINITION = {
 
 const download = (definition: StateMachineDefinition): TaskState => {
   const state = definition.States[DOWNLOAD_STATE];
-  if (!state) throw new Error('no download state');
+  if (state?.Type !== 'Task') throw new Error('no download state');
   return state;
 };
 
 const persist = (definition: StateMachineDefinition): TaskState => {
   const state = definition.States[PERSIST_STATE];
-  if (!state) throw new Error('no persist state');
+  if (state?.Type !== 'Task') throw new Error('no persist state');
   return state;
 };
 
