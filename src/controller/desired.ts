@@ -4,6 +4,7 @@ import { resourceName } from '../aws/owner.js';
 import { invokeEndpoint, type OperatorConfig } from '../config.js';
 import { buildDefinition, renderDefinition } from '../workflow/definition.js';
 import {
+  invokedPaths,
   policyJson,
   schedulerPolicy,
   schedulerTrustPolicy,
@@ -82,6 +83,7 @@ export function stateMachineRoleDesired(
         stage: config.stageName,
         method,
         path,
+        paths: invokedPaths(downloader.spec),
         tableArn,
       }),
     ),
