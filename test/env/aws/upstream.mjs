@@ -6,6 +6,12 @@
 //   GET  /v2/status                    {"players", "server_version", "start_time"}, Date header
 //   GET  /v2/secure/status             same, but 401 unless `Authorization: Bearer <token>`
 //   GET  /v2/markets/orders?page=N     one page of orders, with the page count in `X-Pages`
+//                                      (`type_id=T` gives orders of that type, ids unique per type)
+//   GET  /v2/cursor?cursor=C           `{items, next}`: pages linked by an opaque cursor; the last
+//                                      page has `"next": null`; a bad cursor answers 400
+//   GET  /v2/links[/N]                 `{items, next}`: pages linked by a path; the last page has
+//                                      no `next`
+//   GET  /v2/universe/systems/ID       `{system_id, name, security_status}`
 //   GET  /v2/ping                      `pong` as text/plain (a body that is not JSON)
 //   ANY  /v2/echo                      {"method", "body"}: the request body, parsed if JSON
 //   POST /_control                     switches for later requests (see CONTROL_KEYS)
@@ -30,7 +36,8 @@ const CONTROL_KEYS = [
   'failCount', // with failStatus: only the next N matching requests fail
   'bodyBytes', // pad the JSON body to about this many bytes
   'players', // the player count /v2/status reports
-  'pages', // the page count of /v2/markets/orders
+  'pages', // the page count of /v2/markets/orders, /v2/cursor and /v2/links
+  'perPage', // the orders or items on each page (3)
 ];
 
 /** How many received requests /_requests remembers. */
@@ -119,12 +126,14 @@ function statusBody(settings) {
   };
 }
 
-function ordersPage(page) {
+function ordersPage(page, typeId, perPage) {
   const orders = [];
-  for (let i = 0; i < 3; i++) {
+  // Without type_id the ids are those the orders always had (page 2: 2000, 2001, 2002).
+  const base = typeId === undefined ? 0 : typeId * 1_000_000;
+  for (let i = 0; i < perPage; i++) {
     orders.push({
-      order_id: page * 1000 + i,
-      type_id: 34,
+      order_id: base + page * 1000 + i,
+      type_id: typeId ?? 34,
       is_buy_order: i % 2 === 0,
       price: 4.5 + i,
       volume_remain: 1000 * (i + 1),
@@ -185,12 +194,74 @@ function handleApi(req, res, url, body, settings) {
         );
         return;
       }
-      sendJson(res, 200, ordersPage(page), { 'X-Pages': String(pages) }, settings.bodyBytes);
+      const typeText = url.searchParams.get('type_id');
+      const typeId = typeText !== null && /^[0-9]+$/.test(typeText) ? Number(typeText) : undefined;
+      sendJson(
+        res,
+        200,
+        ordersPage(page, typeId, settings.perPage ?? 3),
+        { 'X-Pages': String(pages) },
+        settings.bodyBytes,
+      );
+      return;
+    }
+    case '/v2/cursor':
+    case '/v2/cursor/': {
+      const pages = settings.pages ?? 3;
+      const cursor = url.searchParams.get('cursor');
+      const page = cursor === null ? 1 : pageOfCursor(cursor);
+      if (page === undefined || page > pages) {
+        sendJson(res, 400, { error: 'invalid cursor' });
+        return;
+      }
+      const next = page < pages ? cursorOfPage(page + 1) : null;
+      sendJson(res, 200, { items: linkedItems('c', page, settings), next }, {}, settings.bodyBytes);
       return;
     }
     default:
+      if (url.pathname === '/v2/links' || url.pathname.startsWith('/v2/links/')) {
+        const pages = settings.pages ?? 3;
+        const rest = url.pathname.slice('/v2/links'.length).replace(/^\//, '');
+        const page = rest === '' ? 1 : Number(rest);
+        if (!Number.isInteger(page) || page < 1 || page > pages) {
+          sendJson(res, 404, { error: 'Requested page does not exist!' });
+          return;
+        }
+        const body = { items: linkedItems('l', page, settings) };
+        if (page < pages) body.next = `/v2/links/${page + 1}`;
+        sendJson(res, 200, body, {}, settings.bodyBytes);
+        return;
+      }
+      if (/^\/v2\/universe\/systems\/[0-9]+\/?$/.test(url.pathname)) {
+        const id = Number(url.pathname.split('/')[4]);
+        sendJson(res, 200, {
+          system_id: id,
+          name: `System-${id}`,
+          security_status: Math.round(((id % 20) / 20) * 100) / 100,
+        });
+        return;
+      }
       sendJson(res, 404, { error: 'Not found' });
   }
+}
+
+/** An opaque cursor for a page of /v2/cursor, as APIs hand out (base64url, no padding). */
+function cursorOfPage(page) {
+  return Buffer.from(`page:${page}`).toString('base64url');
+}
+
+function pageOfCursor(cursor) {
+  const match = /^page:([1-9][0-9]*)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The items of one page of /v2/cursor or /v2/links: ids unique across pages. */
+function linkedItems(prefix, page, settings) {
+  const items = [];
+  for (let i = 0; i < (settings.perPage ?? 3); i++) {
+    items.push({ id: `${prefix}${page}-${i}`, page, value: page * 10 + i });
+  }
+  return items;
 }
 
 function handleInternal(req, res, url, body) {

@@ -20,7 +20,8 @@ one that follows the Step Functions developer guide ("Call API Gateway with Step
   ``ApiGateway.<Exception>``.
 
 It also names executions started without a name (AWS generates a UUID; moto would build an
-ARN ending in ``None``).
+ARN ending in ``None``), and installs :mod:`stepfunctions_semantics` (how the interpreter
+reads data, as on AWS).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
+from . import stepfunctions_semantics
 from .apigateway_invoke import GatewayRequest, GatewayResponse, RestApiInvoker
 
 LOG = logging.getLogger("launcher.stepfunctions")
@@ -184,6 +186,7 @@ def install(invoker: RestApiInvoker) -> None:
     task_class._eval_service_task = _eval_service_task
     task_class._from_error = _from_error
     _install_execution_names()
+    stepfunctions_semantics.install()
 
 
 def build_request(parameters: dict[str, Any]) -> tuple[GatewayRequest, str, str, str | None]:
