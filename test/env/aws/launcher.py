@@ -15,6 +15,9 @@ known differences from AWS):
    (``moto_patches.stepfunctions_tasks``). Its ``ApiEndpoint`` is
    ``127.0.0.1:<port>/restapis/<restApiId>`` locally (``APIGW_INVOKE_ENDPOINT_TEMPLATE``).
 3. EventBridge Scheduler schedules that fire into Step Functions (``moto_patches.scheduler``).
+4. Step Functions "Execution Status Change" events of STANDARD executions on the default
+   event bus, delivered by moto's EventBridge rules to their targets
+   (``moto_patches.stepfunctions_events``).
 
 It also switches on moto's execution of state machines before serving, so that no client has
 to ``POST /moto-api/config`` first.
@@ -252,7 +255,12 @@ def main(argv: list[str]) -> None:
     )
     from werkzeug.serving import make_server
 
-    from moto_patches import apigateway_invoke, scheduler, stepfunctions_tasks
+    from moto_patches import (
+        apigateway_invoke,
+        scheduler,
+        stepfunctions_events,
+        stepfunctions_tasks,
+    )
 
     # State machines must execute; the setting has to be on before the first one exists.
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -260,6 +268,7 @@ def main(argv: list[str]) -> None:
     invoker = apigateway_invoke.RestApiInvoker()
     apigateway_invoke.install()
     stepfunctions_tasks.install(invoker)
+    stepfunctions_events.install()
     scheduler.install_validation()
     fire_scheduler = scheduler.Scheduler(
         scheduler.make_step_functions_starter(), tick_seconds=args.scheduler_tick_seconds
