@@ -1,8 +1,10 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 
 /** Options of `createAwsClients`; each one left out is resolved the SDK's usual way. */
@@ -22,9 +24,13 @@ export interface AwsClientOptions {
 export interface AwsClients {
   apiGateway: APIGatewayClient;
   dynamodb: DynamoDBClient;
+  /** EventBridge (events), for the rule that feeds execution status events to SQS. */
+  eventBridge: EventBridgeClient;
   iam: IAMClient;
   scheduler: SchedulerClient;
   sfn: SFNClient;
+  /** SQS, for the queue of execution status events. */
+  sqs: SQSClient;
   sts: STSClient;
   /** Closes the clients' connection pools. */
   destroy(): void;
@@ -44,9 +50,11 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   const clients = {
     apiGateway: new APIGatewayClient(config),
     dynamodb: new DynamoDBClient(config),
+    eventBridge: new EventBridgeClient(config),
     iam: new IAMClient(config),
     scheduler: new SchedulerClient(config),
     sfn: new SFNClient(config),
+    sqs: new SQSClient(config),
     sts: new STSClient(config),
   };
   return {
