@@ -5,7 +5,6 @@ import type { OperatorConfig } from '../config.js';
 import { isRequeueAfter, isTerminal } from '../errors.js';
 import type { DownloaderClient } from '../kube/downloader-client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { classifyExecutionError } from '../workflow/execution-errors.js';
 import type { AwsManagers } from './aws-managers.js';
 import {
   CONDITION_TYPES,
@@ -27,6 +26,12 @@ import {
 import { classifyFailure } from './failure.js';
 import { cleanUp } from './cleanup.js';
 import { countTransitions, estimateMonthlyCost, type Prices } from './cost.js';
+import {
+  applyExecution,
+  executionPatch,
+  isFinalStatus,
+  type ExecutionLedger,
+} from './execution-status.js';
 import { ensureResource } from './pipeline.js';
 import type { SecretReader } from './secrets.js';
 import { resolveAuthValue } from './secrets.js';
@@ -55,6 +60,13 @@ export interface ReconcilerDeps {
   prices?: Prices;
   /** Told of each finished execution the first time it is seen (for metrics). */
   onExecutionSeen?: (status: string) => void;
+  /**
+   * The execution status events consumer: while it is active, ListExecutions is read once per
+   * resync (a safety net for lost events) instead of every execution poll interval.
+   */
+  executionEvents?: { active(): boolean };
+  /** Serializes status writes with the events consumer's (see ExecutionLedger). */
+  executionLedger?: ExecutionLedger;
 }
 
 /** The part condition each step reports on. */
@@ -87,13 +99,29 @@ export class DownloaderReconciler {
     const outcome = await this.converge(downloader, run, log);
     if (outcome.kind === 'done') await this.observeExecutions(downloader, run, log, key, outcome);
 
-    await this.writeStatus(downloader, run.status, log);
+    await this.commitStatus(downloader, run, log, key);
     return outcome;
   }
 
   /** Forgets in-memory state of a Downloader that no longer exists. */
   forget(key: string): void {
     this.lastExecutionPoll.delete(key);
+    this.deps.executionLedger?.forget(key);
+  }
+
+  /**
+   * Writes the status. With an events consumer beside, under the ledger's lock and after
+   * catching up with what the consumer wrote since this reconcile's snapshot was taken, so that
+   * an execution it recorded is never written back to an older one.
+   */
+  private async commitStatus(downloader: Downloader, run: StatusBuilder, log: Logger, key: string) {
+    const ledger = this.deps.executionLedger;
+    if (!ledger) return this.writeStatus(downloader, run.status, log);
+    await ledger.serialize(key, async () => {
+      ledger.catchUp(key, run.status, run.stamp);
+      await this.writeStatus(downloader, run.status, log);
+      ledger.remember(key, run.status);
+    });
   }
 
   private async converge(
@@ -236,15 +264,26 @@ export class DownloaderReconciler {
     const name = runNowExecutionName(downloader.metadata.uid ?? '', value);
     await this.deps.aws.executions.start(stateMachineArn, name, '{}');
     run.set({ lastRunNow: value });
-    this.lastExecutionPoll.delete(`${downloader.metadata.namespace}/${downloader.metadata.name}`);
+    // With events, its RUNNING and final status arrive as events; without, read it back now.
+    if (!this.eventsActive()) {
+      this.lastExecutionPoll.delete(`${downloader.metadata.namespace}/${downloader.metadata.name}`);
+    }
     log.info({ execution: name }, 'started execution for run-now');
     this.deps.events.record(downloader, 'Normal', 'RunNow', `Started execution ${name}`);
   }
 
+  private eventsActive(): boolean {
+    return this.deps.executionEvents?.active() ?? false;
+  }
+
   /**
-   * Reads the last execution of a STANDARD workflow, at most once per poll interval, and reports
-   * a failed one as a condition and an Event. EXPRESS workflows have no execution history to
-   * read (ListExecutions does not support them).
+   * Reads the last execution of a STANDARD workflow and reports a failed one as a condition and
+   * an Event. Without events, at most once per execution poll interval, and every 5 s while one
+   * runs. With events (which bring each status change), at most once per resync interval, as a
+   * safety net for lost events; the first read of a Downloader comes between half and one
+   * interval after the operator first sees it, at a point fixed by its key, so that a restart
+   * does not read every Downloader at once. EXPRESS workflows have no execution history to read
+   * (ListExecutions does not support them).
    */
   private async observeExecutions(
     downloader: Downloader,
@@ -255,14 +294,19 @@ export class DownloaderReconciler {
   ): Promise<void> {
     const arn = run.status.resources?.stateMachineArn;
     if (!arn || downloader.spec.workflow.type !== 'STANDARD') return;
-    const { executionPollIntervalMs } = this.deps.config;
+    const { executionPollIntervalMs, resyncIntervalMs } = this.deps.config;
+    const events = this.eventsActive();
+    const intervalMs = events
+      ? Math.max(resyncIntervalMs, executionPollIntervalMs)
+      : executionPollIntervalMs;
     const now = this.deps.now().getTime();
-    const last = this.lastExecutionPoll.get(key);
-    if (last !== undefined && now - last < executionPollIntervalMs) {
-      outcome.requeueAfterMs = Math.min(
-        outcome.requeueAfterMs,
-        last + executionPollIntervalMs - now,
-      );
+    let last = this.lastExecutionPoll.get(key);
+    if (last === undefined && events) {
+      last = now - intervalMs * 0.5 * spreadOf(key);
+      this.lastExecutionPoll.set(key, last);
+    }
+    if (last !== undefined && now - last < intervalMs) {
+      outcome.requeueAfterMs = Math.min(outcome.requeueAfterMs, last + intervalMs - now);
       return;
     }
     try {
@@ -270,36 +314,32 @@ export class DownloaderReconciler {
       this.lastExecutionPoll.set(key, now);
       outcome.requeueAfterMs = Math.min(
         outcome.requeueAfterMs,
-        latest?.status === 'RUNNING'
-          ? Math.min(5_000, executionPollIntervalMs)
-          : executionPollIntervalMs,
+        latest?.status === 'RUNNING' && !events ? Math.min(5_000, intervalMs) : intervalMs,
       );
       if (!latest) return;
-      const previous = downloader.status?.lastExecution;
-      run.set({ lastExecution: latest });
-      const isNew = previous?.name !== latest.name || previous.status !== latest.status;
-      if (isNew && latest.status !== 'RUNNING') this.deps.onExecutionSeen?.(latest.status);
-      if (latest.status === 'SUCCEEDED') {
-        run.set({ lastSuccessTime: latest.stopTime ?? latest.startTime });
-        run.lastRun('True', 'Succeeded', `Execution ${latest.name} succeeded`);
-      } else if (latest.status !== 'RUNNING') {
-        if (!downloader.status?.lastSuccessTime) {
+      // Judge what is new against what the events consumer wrote too, not only the snapshot.
+      this.deps.executionLedger?.catchUp(key, run.status, run.stamp);
+      const applied = applyExecution(run.status, latest, run.stamp);
+      if (applied.finished) this.deps.onExecutionSeen?.(latest.status);
+      if (isFinalStatus(latest.status) && latest.status !== 'SUCCEEDED') {
+        if (!run.status.lastSuccessTime) {
           const success = await this.deps.aws.executions.lastSuccess(arn);
           if (success) run.set({ lastSuccessTime: success });
         }
-        const failure = classifyExecutionError(latest.error ?? latest.status, latest.cause);
-        const reason = failure?.reason ?? REASONS.lastRunFailed;
-        const message = `Execution ${latest.name} ${latest.status}: ${failure?.message ?? ''}`;
-        run.lastRun('False', reason, message);
-        if (isNew) {
-          this.deps.events.record(downloader, 'Warning', reason, message);
-          log.warn({ execution: latest.name, reason }, 'execution failed');
-        }
+      }
+      if (applied.finished && applied.failure) {
+        this.deps.events.record(
+          downloader,
+          'Warning',
+          applied.failure.reason,
+          applied.failure.message,
+        );
+        log.warn({ execution: latest.name, reason: applied.failure.reason }, 'execution failed');
       }
     } catch (err) {
       const failure = classifyFailure(err);
       log.warn({ reason: failure.reason, err }, 'could not read executions; will retry');
-      outcome.requeueAfterMs = Math.min(outcome.requeueAfterMs, executionPollIntervalMs);
+      outcome.requeueAfterMs = Math.min(outcome.requeueAfterMs, intervalMs);
     }
   }
 
@@ -332,15 +372,32 @@ export class DownloaderReconciler {
   private async writeStatus(downloader: Downloader, status: DownloaderStatus, log: Logger) {
     if (JSON.stringify(status) === JSON.stringify(downloader.status ?? {})) return;
     const { namespace = '', name = '' } = downloader.metadata;
-    await this.deps.downloaders.patchStatus(namespace, name, status);
+    // A merge patch would keep the error and cause of a failed execution on a later success.
+    const lastExecution = executionPatch(status.lastExecution);
+    await this.deps.downloaders.patchStatus(namespace, name, {
+      ...status,
+      ...(lastExecution ? { lastExecution } : {}),
+    });
     log.debug('wrote status');
   }
+}
+
+/** A number in [0, 1) fixed by `key`: where in an interval this Downloader's work falls. */
+function spreadOf(key: string): number {
+  let hash = 2166136261;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  return (hash >>> 0) / 2 ** 32;
 }
 
 /** Accumulates the new status during one reconcile. */
 class StatusBuilder {
   readonly status: DownloaderStatus;
   private readonly generation: number;
+
+  /** Generation and time the conditions of this reconcile are stamped with. */
+  get stamp(): { generation: number; now: Date } {
+    return { generation: this.generation, now: this.now };
+  }
 
   constructor(
     downloader: Downloader,
@@ -389,10 +446,6 @@ class StatusBuilder {
       REASONS.reconciled,
       'All AWS resources match the spec',
     );
-  }
-
-  lastRun(status: 'True' | 'False', reason: string, message: string): void {
-    this.condition(CONDITION_TYPES.lastRun, status, reason, message);
   }
 
   private condition(
