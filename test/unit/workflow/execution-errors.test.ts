@@ -32,6 +32,8 @@ describe('classifyExecutionError', () => {
     ['TIMED_OUT', undefined, 'TimedOut'],
     ['ABORTED', undefined, 'ExecutionAborted'],
     ['Lambda.Unknown', 'something else', 'ExecutionFailed'],
+    ['Downloader.PageCountUnreadable', 'The page count ... is not a number', 'PageCountUnreadable'],
+    ['Downloader.NextLinkUnsupported', 'The next link is not a path', 'NextLinkUnsupported'],
   ])('classifies %s as its reason', (error, cause, reason) => {
     expect(classifyExecutionError(error, cause)?.reason).toBe(reason);
   });
@@ -110,5 +112,30 @@ describe('classifyExecutionError', () => {
     });
 
     expect(failure?.message).toBe(`ApiGateway.500: ${'x'.repeat(100)}...`);
+  });
+
+  it.each([
+    ['ReadPageCount', 'PageCountUnreadable'],
+    ['ParsePageCount', 'PageCountUnreadable'],
+    ['ListPages', 'PageCountUnreadable'],
+    ['WriteItems', 'ItemsPathMismatch'],
+    ['WriteFirstPageItems', 'ItemsPathMismatch'],
+    ['WritePageItems', 'ItemsPathMismatch'],
+    ['PutPageItem', 'ItemPathMismatch'],
+    ['DownloadFirstPage', 'ItemPathMismatch'],
+  ])('reports a States.Runtime error in %s as %s', (state, reason) => {
+    const cause =
+      `An error occurred while executing the state '${state}' (entered at the event id #7). ` +
+      "The JSONPath '$.x' specified for the field 'x.$' could not be found in the input '{}'";
+
+    expect(classifyExecutionError('States.Runtime', cause)?.reason).toBe(reason);
+  });
+
+  it('reports the local interpreter error for a list that is not one as ItemsPathMismatch', () => {
+    const cause = "An error occurred while executing the state 'WritePageItems'";
+
+    expect(classifyExecutionError('States.QueryEvaluationError', cause)?.reason).toBe(
+      'ItemsPathMismatch',
+    );
   });
 });

@@ -5,8 +5,10 @@ import {
   stateMachineArn,
   tableArn,
 } from '../../../src/workflow/arn.js';
+import type { DownloaderSpec } from '../../../src/api/downloader-spec.js';
 import {
   executeApiArn,
+  invokedPaths,
   parsePolicyDocument,
   policiesEqual,
   policyJson,
@@ -116,6 +118,80 @@ describe('stateMachinePolicy', () => {
     const resources = policy.Statement.flatMap((statement) => [statement.Resource ?? []].flat());
     expect(actions).toEqual(['execute-api:Invoke', 'dynamodb:PutItem']);
     expect(resources.filter((resource) => resource.includes('*'))).toEqual([]);
+  });
+});
+
+describe('stateMachinePolicy for several paths', () => {
+  it('allows invoking each path asked, and only them', () => {
+    const policy = stateMachinePolicy({
+      ...TARGET,
+      tableArn: TABLE_ARN,
+      paths: ['/v2/systems/1', '/v2/systems/2'],
+    });
+
+    expect(policy.Statement[0]?.Resource).toEqual([
+      'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/v2/systems/1',
+      'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/v2/systems/2',
+    ]);
+  });
+
+  it('keeps a single resource a string, as for path alone', () => {
+    const policy = stateMachinePolicy({ ...TARGET, tableArn: TABLE_ARN, paths: ['/v2/status'] });
+
+    expect(policy).toEqual(stateMachinePolicy({ ...TARGET, tableArn: TABLE_ARN }));
+  });
+});
+
+describe('invokedPaths', () => {
+  const spec = (
+    parts: Omit<Partial<DownloaderSpec>, 'source'> & {
+      source?: Partial<DownloaderSpec['source']>;
+    },
+  ) =>
+    ({
+      ...parts,
+      source: {
+        url: 'https://x.example',
+        path: '/v2/orders?page=1',
+        method: 'GET',
+        ...parts.source,
+      },
+    }) as DownloaderSpec;
+
+  it('is source.path without its query', () => {
+    expect(invokedPaths(spec({}))).toEqual(['/v2/orders']);
+  });
+
+  it('is the fan-out paths when there are some', () => {
+    expect(invokedPaths(spec({ fanOut: { paths: ['/a', '/b'], concurrency: 2 } }))).toEqual([
+      '/a',
+      '/b',
+    ]);
+  });
+
+  it('is source.path for fan-out over query values and for a cursor', () => {
+    const cursor = {
+      type: 'NextLink' as const,
+      nextPath: '$.n',
+      cursorParameter: 'c',
+      maxPages: 2,
+    };
+    expect(
+      invokedPaths(
+        spec({
+          source: { pagination: cursor },
+          fanOut: { query: { parameter: 'q', values: ['1'] }, concurrency: 1 },
+        }),
+      ),
+    ).toEqual(['/v2/orders']);
+  });
+
+  it('is any path when next links name the paths', () => {
+    const links = { type: 'NextLink' as const, nextPath: '$.next', maxPages: 2 };
+    expect(invokedPaths(spec({ source: { pagination: links } }))).toEqual(['/*']);
+    expect(executeApiArn({ ...TARGET, path: '/*' })).toBe(
+      'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/*',
+    );
   });
 });
 
