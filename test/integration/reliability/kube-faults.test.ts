@@ -14,7 +14,6 @@ import {
   kubectlAsync,
   kubectlOkAsync,
   listDownloaders,
-  logged,
   recordFigures,
   scale,
   secondsSince,
