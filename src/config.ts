@@ -18,6 +18,13 @@ export interface OperatorConfig {
   resyncIntervalMs: number;
   /** How often a STANDARD workflow's last execution is read back. */
   executionPollIntervalMs: number;
+  /**
+   * Whether execution status comes from Step Functions' EventBridge events through an SQS queue
+   * (then ListExecutions is read only once per resync, as a safety net), instead of polling.
+   */
+  executionEvents: boolean;
+  /** Name of the SQS queue, and of the EventBridge rule feeding it, for execution events. */
+  executionEventsQueue: string;
   /** Reconciles running at once. */
   concurrency: number;
   /** Namespaces to watch; empty means all. */
@@ -52,6 +59,12 @@ export interface OperatorConfig {
 
 export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
   '{restApiId}.execute-api.{region}.amazonaws.com';
+
+/** Default name of the execution events queue and rule. */
+export const DEFAULT_EXECUTION_EVENTS_QUEUE = 'downloader-operator-executions';
+
+/** A name both an SQS queue (80 characters, no '.') and an EventBridge rule (64) accept. */
+const EXECUTION_EVENTS_QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 interface OptionSpec {
   flag: string;
@@ -91,6 +104,20 @@ export const OPTIONS = {
     env: 'EXECUTION_POLL_INTERVAL_S',
     description: "seconds between reads of a STANDARD workflow's last execution",
     default: '60',
+  },
+  executionEvents: {
+    flag: 'execution-events',
+    env: 'EXECUTION_EVENTS',
+    description:
+      'take execution status from EventBridge events through SQS, polling only on resync ' +
+      '(true or false)',
+    default: 'true',
+  },
+  executionEventsQueue: {
+    flag: 'execution-events-queue',
+    env: 'EXECUTION_EVENTS_QUEUE',
+    description: 'SQS queue (and EventBridge rule) the operator makes for execution events',
+    default: DEFAULT_EXECUTION_EVENTS_QUEUE,
   },
   concurrency: {
     flag: 'concurrency',
@@ -250,6 +277,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigError('--concurrency (CONCURRENCY) must be a positive integer');
   }
+  const executionEventsQueue = read('executionEventsQueue') ?? DEFAULT_EXECUTION_EVENTS_QUEUE;
+  if (!EXECUTION_EVENTS_QUEUE_PATTERN.test(executionEventsQueue)) {
+    throw new ConfigError(
+      '--execution-events-queue (EXECUTION_EVENTS_QUEUE) must be 1 to 64 letters, digits, ' +
+        "'-' or '_' (it names an SQS queue and an EventBridge rule)",
+    );
+  }
   if (seconds('renewDeadlineS') >= seconds('leaseDurationS')) {
     throw new ConfigError(
       '--renew-deadline (RENEW_DEADLINE_S) must be shorter than --lease-duration (LEASE_DURATION_S), ' +
@@ -262,6 +296,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     scheduleGroup: read('scheduleGroup') ?? 'default',
     resyncIntervalMs: seconds('resyncIntervalS'),
     executionPollIntervalMs: seconds('executionPollIntervalS'),
+    executionEvents: bool('executionEvents'),
+    executionEventsQueue,
     concurrency,
     namespaces: list('namespaces'),
     labelSelector: read('labelSelector'),

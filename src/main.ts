@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createAwsClients } from './aws/clients.js';
 import { loadAwsContext } from './aws/context.js';
 import { AwsPacer } from './aws/pacing.js';
+import { ExecutionEventQueue, ExecutionEventsInfrastructure } from './aws/execution-events.js';
 import { ExecutionReader } from './aws/executions.js';
 import { ProxyManager } from './aws/proxy.js';
 import { RoleManager } from './aws/roles.js';
@@ -13,6 +14,14 @@ import { TableManager } from './aws/table.js';
 import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { loadPrices } from './controller/cost.js';
+import {
+  ExecutionEventConsumer,
+  executionEventMetrics,
+  KubeExecutionStatusWriter,
+  shareDownloaderCache,
+  StateMachineIndex,
+} from './controller/execution-events.js';
+import { ExecutionLedger } from './controller/execution-status.js';
 import { LeaderElector } from './controller/leader.js';
 import { DownloaderReconciler } from './controller/reconciler.js';
 import { createKubeClients } from './kube/clients.js';
@@ -56,6 +65,8 @@ async function main(): Promise<void> {
   metrics.instrument(clients.scheduler, 'scheduler');
   metrics.instrument(clients.sfn, 'states');
   metrics.instrument(clients.sts, 'sts');
+  metrics.instrument(clients.sqs, 'sqs');
+  metrics.instrument(clients.eventBridge, 'events');
   const pacer = new AwsPacer(config.awsRateLimits, {
     onWait: (service, operation, ms) =>
       metrics.awsPacingWait.observe({ service, operation }, ms / 1000),
@@ -76,6 +87,9 @@ async function main(): Promise<void> {
   );
 
   const secretCache: { controller?: Controller } = {};
+  const events = new KubeEventRecorder(kube, log);
+  const executionLedger = new ExecutionLedger();
+  const executionEvents: { consumer?: ExecutionEventConsumer } = {};
   const reconciler = new DownloaderReconciler({
     config,
     location: context,
@@ -89,13 +103,44 @@ async function main(): Promise<void> {
     },
     downloaders: new DownloaderClient(kube),
     secrets: { get: (namespace, name) => secretCache.controller?.get(namespace, name) },
-    events: new KubeEventRecorder(kube, log),
+    events,
     now: () => new Date(),
     prices: loadPrices(config.pricesFile),
     onExecutionSeen: (status) => metrics.executions.inc({ status }),
+    executionEvents: { active: () => executionEvents.consumer?.active() ?? false },
+    executionLedger,
   });
   const controller = new Controller(kube, config, reconciler, log, metrics);
   secretCache.controller = controller;
+  if (config.executionEvents) {
+    const index = new StateMachineIndex(context);
+    executionEvents.consumer = new ExecutionEventConsumer({
+      infrastructure: new ExecutionEventsInfrastructure(
+        clients.sqs,
+        clients.eventBridge,
+        context,
+        config.executionEventsQueue,
+        { logger: log },
+      ),
+      openQueue: (queueUrl) => new ExecutionEventQueue(clients.sqs, queueUrl, { logger: log }),
+      index,
+      // Before the caches sync, so that the index hears the initial list.
+      cache: shareDownloaderCache(controller.downloaderInformers(), index),
+      writer: new KubeExecutionStatusWriter(kube),
+      ledger: executionLedger,
+      events,
+      log: log.child({ subsystem: 'execution-events' }),
+      now: () => new Date(),
+      metrics: executionEventMetrics(metrics.registry),
+      onExecutionSeen: (status) => metrics.executions.inc({ status }),
+      ensureIntervalMs: config.resyncIntervalMs,
+    });
+  }
+  const startReconciling = async () => {
+    // Events first: the first reconciles then know whether to poll executions.
+    await executionEvents.consumer?.start();
+    controller.startWorkers();
+  };
   metrics.queueDepthSource = () => controller.queue.stats().depth;
 
   const elector = config.leaderElect
@@ -119,8 +164,11 @@ async function main(): Promise<void> {
       )
     : undefined;
 
+  const stopWork = async () => {
+    await Promise.all([controller.stop(), executionEvents.consumer?.stop()]);
+  };
   handleSignals(log, async () => {
-    await withGrace(controller.stop(), SHUTDOWN_GRACE_MS, log);
+    await withGrace(stopWork(), SHUTDOWN_GRACE_MS, log);
     await elector?.release();
     server?.close();
   });
@@ -128,14 +176,14 @@ async function main(): Promise<void> {
   await controller.syncCaches();
   if (!elector) {
     metrics.leader.set(1);
-    controller.startWorkers();
+    await startReconciling();
     return;
   }
   log.info({ identity: elector.identity, lease: config.leaseName }, 'waiting for leadership');
   void elector.run({
     onStartedLeading: () => {
       metrics.leader.set(1);
-      controller.startWorkers();
+      void startReconciling();
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);

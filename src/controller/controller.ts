@@ -102,6 +102,11 @@ export class Controller implements SecretReader {
     return this.synced;
   }
 
+  /** The Downloader informers (one per watched namespace), for readers sharing their cache. */
+  downloaderInformers(): ReadonlyArray<CachedInformer<Downloader>> {
+    return this.downloaders;
+  }
+
   get(namespace: string, name: string): V1Secret | undefined {
     for (const informer of this.secrets) {
       const secret = informer.get(name, namespace);
