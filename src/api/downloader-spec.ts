@@ -37,6 +37,11 @@ export const MAX_FAN_OUT = 100;
 export const REQUEST_CONTEXT_FIELDS = ['page', 'value', 'index', 'time'] as const;
 
 const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+/**
+ * A header value: no control character but tab. A line break would end the header and start
+ * another (header injection), and no HTTP client sends one.
+ */
+const HEADER_VALUE = '^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$';
 /** A JSONPath of the subset Step Functions accepts in `.$` fields: dots, indexes, quoted keys. */
 const JSON_PATH = "^\\$(\\.[A-Za-z_][A-Za-z0-9_-]*|\\[[0-9]+\\]|\\['[^']+'\\])*$";
 const celJsonPath = celString(JSON_PATH);
@@ -105,6 +110,7 @@ const Auth = Type.Object(
       description: 'Text put before the Secret value in the header, for example "Bearer ".',
       default: '',
       maxLength: 64,
+      pattern: HEADER_VALUE,
     }),
   },
   { description: 'Credential sent to the source, taken from a Secret.' },
@@ -241,6 +247,12 @@ const Source = Type.Object(
           rule: "isURL(self) && url(self).getScheme() in ['http', 'https']",
           message: 'source.url must be an absolute http or https URL',
         },
+        {
+          rule: "!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",
+          message:
+            'source.url may not carry credentials (user:password@): they would show in the ' +
+            "proxy's configuration and the status; put them in a Secret and use source.auth",
+        },
       ],
     }),
     path: Type.String({
@@ -256,7 +268,7 @@ const Source = Type.Object(
       default: 'GET',
     }),
     headers: Type.Optional(
-      MapOf(Type.String({ description: 'Header value.', maxLength: 1024 }), {
+      MapOf(Type.String({ description: 'Header value.', maxLength: 1024, pattern: HEADER_VALUE }), {
         description:
           'Static, non-secret headers sent on every request. Credentials belong in auth, which ' +
           'keeps them out of the execution history.',
