@@ -284,9 +284,18 @@ export function startOperatorFor(
   options: { awsEndpoint?: string; args?: string[]; env?: Record<string, string> } = {},
 ): OperatorProcess {
   // Pacing off: the documented quotas (DeleteRestApi once per 30 s) would make these tests
-  // about waiting; faults are what they are about.
+  // about waiting; faults are what they are about. Execution status by polling: the event
+  // queue's name is one per installation, and operators of several test files would share it.
   return startOperator(
-    ['--namespaces', namespace, '--aws-rate-limits', 'off', ...(options.args ?? [])],
+    [
+      '--namespaces',
+      namespace,
+      '--aws-rate-limits',
+      'off',
+      '--execution-events',
+      'false',
+      ...(options.args ?? []),
+    ],
     {
       ...(options.awsEndpoint ? { AWS_ENDPOINT_URL: options.awsEndpoint } : {}),
       ...options.env,
