@@ -262,9 +262,15 @@ export class DownloaderReconciler {
     const value = downloader.metadata.annotations?.[RUN_NOW_ANNOTATION];
     if (!value || value === downloader.status?.lastRunNow) return;
     const name = runNowExecutionName(downloader.metadata.uid ?? '', value);
-    await this.deps.aws.executions.start(stateMachineArn, name, '{}');
+    const started = await this.deps.aws.executions.start(stateMachineArn, name, '{}');
     run.set({ lastRunNow: value });
-    // With events, its RUNNING and final status arrive as events; without, read it back now.
+    // Shown RUNNING at once, with lastRunNow, as a poll right after the start would show it;
+    // its end comes as an event, or (without events) from reading it back now.
+    if (started.started) {
+      const startTime = run.stamp.now.toISOString();
+      const execution = { name, arn: started.executionArn, status: 'RUNNING', startTime };
+      applyExecution(run.status, execution, run.stamp);
+    }
     if (!this.eventsActive()) {
       this.lastExecutionPoll.delete(`${downloader.metadata.namespace}/${downloader.metadata.name}`);
     }
