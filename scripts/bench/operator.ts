@@ -1,0 +1,144 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parseMetrics, type Sample } from './prom.js';
+import { procStats, type ProcStats } from './proc.js';
+
+const run = promisify(execFile);
+
+/**
+ * Compiles the operator as it ships (tsc, tsconfig.build.json) into `dir`, so the benchmark
+ * measures the memory and CPU of plain JavaScript rather than of tsx compiling on the fly. `dir`
+ * must be inside the repository, where node_modules is found.
+ */
+export async function buildOperator(dir: string, warn: (message: string) => void): Promise<string> {
+  try {
+    await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', dir], {
+      maxBuffer: 16 << 20,
+    });
+  } catch (err) {
+    // tsc still writes JavaScript when it finds type errors (in work under way, say): go on
+    // with it, but say so.
+    const { stdout } = err as { stdout?: string };
+    warn(`tsc reported errors; running what it wrote:\n${stdout?.slice(0, 2000) ?? ''}`);
+  }
+  const main = resolve(dir, 'main.js');
+  if (!existsSync(main)) throw new Error(`tsc wrote no ${main}`);
+  return main;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/** A running operator process. */
+export interface RunningOperator {
+  pid: number;
+  startedAt: number;
+  /** Resolves when a log line with this message appears; with the time it was read. */
+  logged(message: string, timeoutMs?: number): Promise<number>;
+  metrics(): Promise<Sample[]>;
+  stats(): ProcStats | undefined;
+  /** The largest peak RSS seen by `stats` or at exit. */
+  peakRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free
+ * port; resolves once /metrics answers.
+ */
+export async function startOperator(
+  main: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  logFile: string,
+): Promise<RunningOperator> {
+  mkdirSync(join(logFile, '..'), { recursive: true });
+  const port = await freePort();
+  const out = createWriteStream(logFile);
+  const startedAt = Date.now();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [main, '--metrics-address', `127.0.0.1:${port}`, ...args],
+    { env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const pid = child.pid ?? 0;
+  const waiters: Array<{ message: string; resolve: (at: number) => void }> = [];
+  const seen = new Map<string, number>();
+  let partial = '';
+  const collect = (chunk: Buffer) => {
+    out.write(chunk);
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    const at = Date.now();
+    for (const line of lines) {
+      const message = /"msg":"([^"]*)"/.exec(line)?.[1];
+      if (!message || seen.has(message)) continue;
+      seen.set(message, at);
+      for (const w of waiters.filter((w) => w.message === message)) w.resolve(at);
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  let peak = 0;
+  const stats = () => {
+    const s = procStats(pid);
+    if (s) peak = Math.max(peak, s.peakRssMiB);
+    return s;
+  };
+
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const metrics = async () => parseMetrics(await (await fetch(url)).text());
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the operator exited at start; see ${logFile}`);
+    try {
+      await metrics();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`the operator never served ${url}`);
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+  }
+
+  return {
+    pid,
+    startedAt,
+    logged: (message, timeoutMs = 600_000) => {
+      const at = seen.get(message);
+      if (at !== undefined) return Promise.resolve(at);
+      return new Promise((ok, fail) => {
+        const timer = setTimeout(
+          () => fail(new Error(`no "${message}" in the operator's log (${logFile})`)),
+          timeoutMs,
+        );
+        waiters.push({
+          message,
+          resolve: (when) => {
+            clearTimeout(timer);
+            ok(when);
+          },
+        });
+      });
+    },
+    metrics,
+    stats,
+    peakRssMiB: () => peak,
+    stop: async () => {
+      stats();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+      out.end();
+    },
+  };
+}

@@ -1,0 +1,453 @@
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { join } from 'node:path';
+import type { Downloader } from '../../src/api/downloader.js';
+import { startCloud, startLocalAws, type Cloud } from './cloud.js';
+import { runFloor, type FloorResult } from './floor.js';
+import { startSourceHosts } from './hosts.js';
+import { BenchKube, benchDownloader, pool } from './kube.js';
+import { startOperator, type RunningOperator } from './operator.js';
+import { diff, sum, sumBy, type Sample } from './prom.js';
+import { QuotaProxy, quotaMinimum } from './quota-proxy.js';
+
+/** Settings of one benchmark run. */
+export interface BenchSettings {
+  /** The compiled operator's main.js. */
+  main: string;
+  workDir: string;
+  concurrency: number;
+  /** --execution-poll-interval of the lag phase, seconds. */
+  pollSeconds: number;
+  /** How long the lag phase watches executions, seconds; 0 skips it. */
+  lagWindowSeconds: number;
+  log: (message: string) => void;
+}
+
+/** AWS calls by `service:operation`. */
+export type Calls = Record<string, number>;
+
+/** What one phase of the operator cost, counted from when its workers started. */
+export interface PhaseCost {
+  seconds: number;
+  /** From the process start to its workers starting (AWS context, caches synced). */
+  startupSeconds: number;
+  /** AWS calls until the operator went quiet (every reconcile the phase caused finished). */
+  calls: Calls;
+  reconciles: number;
+  cpuSeconds: number;
+  startupCpuSeconds: number;
+  peakRssMiB: number;
+  /** V8 heap used and allocated at the end of the phase (the rest of RSS is code, buffers...). */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  /** Requests of the operator's resources (downloaders, events, secrets), by verb:resource. */
+  apiserver: Record<string, number>;
+  /** Top-level status fields that changed during the phase, as watch events showed. */
+  statusFieldChanges: Record<string, number>;
+}
+
+/** Lag from the end of an execution to status.lastExecution showing it. */
+export interface LagResult {
+  pollSeconds: number;
+  windowSeconds: number;
+  /** Executions that ended at least 30 s before the window closed. */
+  executions: number;
+  /** Of those, shown on the resource within 30 s of their end. */
+  within30s: number;
+  /** Of those, never shown before the window closed (their lag is over 30 s). */
+  notShown: number;
+  p50Seconds?: number;
+  p95Seconds?: number;
+  maxSeconds?: number;
+  /** AWS calls per second the operator made while polling. */
+  callsPerSecond: number;
+}
+
+/** Everything measured for one N without quotas. */
+export interface ScaleResult {
+  n: number;
+  concurrency: number;
+  create: PhaseCost;
+  floorSequential: FloorSummary;
+  floorParallel: FloorSummary;
+  steady: PhaseCost;
+  lag?: LagResult;
+  peakRssMiB: number;
+  load: { before: number[]; after: number[] };
+}
+
+export interface FloorSummary {
+  concurrency: number;
+  seconds: number;
+  /** Operations whose call counts differ from the operator's creation (should be none). */
+  differences: string[];
+  calls: Calls;
+}
+
+/** Everything measured for one N under the quotas. */
+export interface QuotaResult {
+  n: number;
+  concurrency: number;
+  seconds: number;
+  minimumSeconds: number;
+  bindingBucket: string;
+  throttledSeen: number;
+  throttledAnswered: number;
+  pacingWaitSeconds: number;
+  calls: Calls;
+  load: { before: number[]; after: number[] };
+}
+
+const NAMESPACE = 'bench';
+const READ = /^(Get|List|Describe)/;
+
+/** Whether an operation only reads. */
+export function isRead(key: string): boolean {
+  return READ.test(key.slice(key.indexOf(':') + 1));
+}
+
+function callsOf(samples: Sample[]): Calls {
+  const by = sumBy(samples, 'downloader_aws_calls_total', ['service', 'operation']);
+  return Object.fromEntries([...by].filter(([key]) => !key.startsWith('sts:')));
+}
+
+function record(map: Map<string, number>): Record<string, number> {
+  return Object.fromEntries(map);
+}
+
+async function loadavg(): Promise<number[]> {
+  const { loadavg: avg } = await import('node:os');
+  return avg().map((x) => Math.round(x * 100) / 100);
+}
+
+function operatorEnv(cloud: Cloud, extra: Record<string, string> = {}) {
+  return { ...process.env, ...cloud.env, ...extra };
+}
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Waits until the operator has reconciled `count` times with an empty queue. */
+async function waitReconciled(op: RunningOperator, count: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await op.metrics();
+    if (sum(m, 'downloader_reconcile_total') >= count && sum(m, 'downloader_queue_depth') === 0) {
+      return m;
+    }
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} reconciles in ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+function operatorArgs(s: BenchSettings, extra: string[]): string[] {
+  return [
+    '--namespaces',
+    NAMESPACE,
+    '--concurrency',
+    String(s.concurrency),
+    '--resync-interval',
+    '3600',
+    '--execution-poll-interval',
+    '3600',
+    ...extra,
+  ];
+}
+
+/**
+ * Waits until the operator is quiet: no reconcile finished and no AWS call made for two polls a
+ * second apart, and nothing queued. A key changed while it was being reconciled (its own
+ * finalizer, for one) is reconciled again at once; this waits for that too.
+ */
+async function quiet(op: RunningOperator, timeoutMs: number): Promise<Sample[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  let same = 0;
+  for (;;) {
+    const m = await op.metrics();
+    const now = `${sum(m, 'downloader_reconcile_total')}/${sum(m, 'downloader_aws_calls_total')}`;
+    same = now === last && sum(m, 'downloader_queue_depth') === 0 ? same + 1 : 0;
+    last = now;
+    if (same >= 2) return m;
+    if (Date.now() > deadline) throw new Error(`the operator did not go quiet in ${timeoutMs} ms`);
+    await sleep(1_000);
+  }
+}
+
+/** One phase: start the operator, wait for `done` and for quiet, then read what it cost. */
+async function phase(
+  s: BenchSettings,
+  kube: BenchKube,
+  cloud: Cloud,
+  name: string,
+  args: string[],
+  done: (op: RunningOperator) => Promise<number>,
+  extraEnv: Record<string, string> = {},
+): Promise<{ cost: PhaseCost; op: RunningOperator; samples: Sample[] }> {
+  const before = await kube.apiserverRequests();
+  const changesBefore = new Map(kube.statusFieldChanges);
+  const op = await startOperator(
+    s.main,
+    args,
+    operatorEnv(cloud, extraEnv),
+    join(s.workDir, `operator-${name}.log`),
+  );
+  const workersAt = await op.logged('starting workers');
+  const cpuAtWorkers = op.stats()?.cpuSeconds ?? 0;
+  const end = await done(op);
+  const samples = await quiet(op, 600_000);
+  const stats = op.stats();
+  const after = await kube.apiserverRequests();
+  return {
+    op,
+    samples,
+    cost: {
+      seconds: (end - workersAt) / 1000,
+      startupSeconds: (workersAt - op.startedAt) / 1000,
+      calls: callsOf(samples),
+      reconciles: sum(samples, 'downloader_reconcile_total'),
+      cpuSeconds: (stats?.cpuSeconds ?? 0) - cpuAtWorkers,
+      startupCpuSeconds: cpuAtWorkers,
+      peakRssMiB: stats?.peakRssMiB ?? 0,
+      heapUsedMiB: sum(samples, 'downloader_operator_nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMiB: sum(samples, 'downloader_operator_nodejs_heap_size_total_bytes') / 2 ** 20,
+      apiserver: record(diff(after, before)),
+      statusFieldChanges: record(diff(kube.statusFieldChanges, changesBefore)),
+    },
+  };
+}
+
+async function floor(
+  s: BenchSettings,
+  downloaders: Downloader[],
+  concurrency: number,
+  operatorCalls: Calls,
+  dir: string,
+): Promise<FloorSummary> {
+  const aws = await startLocalAws(join(s.workDir, dir));
+  try {
+    s.log(`floor: ${downloaders.length} Downloaders, ${concurrency} at a time`);
+    const result: FloorResult = await runFloor(downloaders, concurrency, aws.env, NAMESPACE);
+    const calls = record(result.calls);
+    const keys = new Set([...Object.keys(calls), ...Object.keys(operatorCalls)]);
+    const differences = [...keys]
+      .filter((k) => (calls[k] ?? 0) !== (operatorCalls[k] ?? 0))
+      .map((k) => `${k}: operator ${operatorCalls[k] ?? 0}, floor ${calls[k] ?? 0}`);
+    return { concurrency, seconds: result.seconds, differences, calls };
+  } finally {
+    await aws.stop();
+  }
+}
+
+/** Creation, floors, one resync and the execution lag for `n` Downloaders, without quotas. */
+export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult> {
+  const load = { before: await loadavg(), after: [] as number[] };
+  s.log(`N=${n}: starting a local cloud`);
+  const cloud = await startCloud(join(s.workDir, 'cloud'));
+  const hosts = await startSourceHosts(cloud.env.UPSTREAM_URL ?? '');
+  const kube = new BenchKube(cloud.env.KUBECONFIG ?? '', cloud.env);
+  const ops: RunningOperator[] = [];
+  try {
+    const downloaders = Array.from({ length: n }, (_, i) =>
+      benchDownloader(i, hosts.urls, { suspend: true }),
+    );
+    await kube.createNamespace(NAMESPACE);
+    await kube.watch(NAMESPACE);
+    s.log(`N=${n}: creating ${n} Downloaders (schedules suspended)`);
+    await kube.create(NAMESPACE, downloaders);
+
+    s.log(`N=${n}: operator from nothing to all Ready`);
+    const create = await phase(
+      s,
+      kube,
+      cloud,
+      'create',
+      operatorArgs(s, ['--aws-rate-limits', 'off']),
+      () => kube.waitAllReady(n, Math.max(600_000, n * 5_000)),
+    );
+    ops.push(create.op);
+    await create.op.stop();
+    s.log(`N=${n}: all Ready after ${create.cost.seconds.toFixed(1)} s`);
+
+    s.log(`N=${n}: one resync (operator restarted: every Downloader reconciled once)`);
+    const steady = await phase(
+      s,
+      kube,
+      cloud,
+      'resync',
+      operatorArgs(s, ['--aws-rate-limits', 'off']),
+      async (op) => {
+        await waitReconciled(op, n, Math.max(600_000, n * 2_000));
+        return Date.now();
+      },
+    );
+    ops.push(steady.op);
+    await steady.op.stop();
+
+    let lag: LagResult | undefined;
+    if (s.lagWindowSeconds > 0) {
+      lag = await lagPhase(s, kube, cloud, n, ops);
+    }
+
+    const floorSequential = await floor(s, downloaders, 1, create.cost.calls, 'floor-1');
+    const floorParallel = await floor(
+      s,
+      downloaders,
+      s.concurrency,
+      create.cost.calls,
+      `floor-${s.concurrency}`,
+    );
+    load.after = await loadavg();
+    return {
+      n,
+      concurrency: s.concurrency,
+      create: create.cost,
+      floorSequential,
+      floorParallel,
+      steady: steady.cost,
+      ...(lag ? { lag } : {}),
+      peakRssMiB: Math.max(...ops.map((op) => op.peakRssMiB())),
+      load,
+    };
+  } finally {
+    kube.stopWatch();
+    for (const op of ops) await op.stop();
+    await hosts.close();
+    await cloud.stop();
+  }
+}
+
+/**
+ * Un-suspends every schedule (rate(1 minute): moto fires at once, then every minute), runs the
+ * operator with a short --execution-poll-interval for the window, and compares each execution's
+ * stopDate (DescribeExecution) with when the resource first showed it finished.
+ */
+async function lagPhase(
+  s: BenchSettings,
+  kube: BenchKube,
+  cloud: Cloud,
+  n: number,
+  ops: RunningOperator[],
+): Promise<LagResult> {
+  s.log(`N=${n}: execution lag, polling every ${s.pollSeconds} s for ${s.lagWindowSeconds} s`);
+  const op = await startOperator(
+    s.main,
+    operatorArgs(s, [
+      '--aws-rate-limits',
+      'off',
+      '--execution-poll-interval',
+      String(s.pollSeconds),
+    ]),
+    operatorEnv(cloud),
+    join(s.workDir, 'operator-lag.log'),
+  );
+  ops.push(op);
+  await op.logged('starting workers');
+  await waitReconciled(op, n, Math.max(600_000, n * 2_000));
+  const names = [...kube.observed.keys()];
+  await kube.setSuspend(NAMESPACE, names, false);
+  const start = Date.now();
+  const callsBefore = callsOf(await op.metrics());
+  await sleep(s.lagWindowSeconds * 1000);
+  const end = Date.now();
+  const callsAfter = callsOf(await op.metrics());
+  await op.stop();
+
+  const sfn = new SFNClient({
+    endpoint: cloud.env.AWS_ENDPOINT_URL,
+    region: cloud.env.AWS_REGION ?? 'us-east-1',
+    credentials: {
+      accessKeyId: cloud.env.AWS_ACCESS_KEY_ID ?? 'testing',
+      secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY ?? 'testing',
+    },
+  });
+  const lags: number[] = [];
+  let executions = 0;
+  let notShown = 0;
+  await pool([...kube.observed.values()], 8, async (o) => {
+    if (!o.stateMachineArn) return;
+    const listed = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: o.stateMachineArn, maxResults: 100 }),
+    );
+    for (const item of listed.executions ?? []) {
+      if (!item.executionArn) continue;
+      const described = await sfn.send(
+        new DescribeExecutionCommand({ executionArn: item.executionArn }),
+      );
+      const stop = described.stopDate?.getTime();
+      if (stop === undefined || stop < start || stop > end - 30_000) continue;
+      executions++;
+      const shown = o.executionsShown.get(described.name ?? '');
+      if (shown === undefined) notShown++;
+      else lags.push((shown - stop) / 1000);
+    }
+  });
+  sfn.destroy();
+  lags.sort((a, b) => a - b);
+  const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))];
+  const total = Object.values(callsAfter).reduce((a, b) => a + b, 0);
+  const before = Object.values(callsBefore).reduce((a, b) => a + b, 0);
+  return {
+    pollSeconds: s.pollSeconds,
+    windowSeconds: s.lagWindowSeconds,
+    executions,
+    within30s: lags.filter((l) => l <= 30).length,
+    notShown,
+    ...(lags.length > 0
+      ? { p50Seconds: at(0.5), p95Seconds: at(0.95), maxSeconds: lags.at(-1) }
+      : {}),
+    callsPerSecond: (total - before) / ((end - start) / 1000),
+  };
+}
+
+/** Creation of `n` Downloaders with pacing at the quotas, behind a quota-enforcing proxy. */
+export async function runQuota(s: BenchSettings, n: number): Promise<QuotaResult> {
+  const load = { before: await loadavg(), after: [] as number[] };
+  s.log(`quota N=${n}: starting a local cloud and the quota proxy`);
+  const cloud = await startCloud(join(s.workDir, 'cloud-quota'));
+  const hosts = await startSourceHosts(cloud.env.UPSTREAM_URL ?? '');
+  const proxy = await QuotaProxy.start(cloud.env.AWS_ENDPOINT_URL ?? '');
+  const kube = new BenchKube(cloud.env.KUBECONFIG ?? '', cloud.env);
+  let op: RunningOperator | undefined;
+  try {
+    await kube.createNamespace(NAMESPACE);
+    await kube.watch(NAMESPACE);
+    await kube.create(
+      NAMESPACE,
+      Array.from({ length: n }, (_, i) => benchDownloader(i, hosts.urls, { suspend: true })),
+    );
+    s.log(`quota N=${n}: operator with default pacing, from nothing to all Ready`);
+    const run = await phase(
+      s,
+      kube,
+      cloud,
+      'quota',
+      operatorArgs(s, []),
+      () => kube.waitAllReady(n, n * 15_000 + 600_000),
+      { AWS_ENDPOINT_URL: proxy.url },
+    );
+    op = run.op;
+    const forwarded = new Map(
+      [...proxy.counts.requests].map(([k, v]) => [k, v - (proxy.counts.throttled.get(k) ?? 0)]),
+    );
+    forwarded.delete('sts:GetCallerIdentity');
+    const minimum = quotaMinimum(forwarded);
+    load.after = await loadavg();
+    return {
+      n,
+      concurrency: s.concurrency,
+      seconds: run.cost.seconds,
+      minimumSeconds: minimum.seconds,
+      bindingBucket: minimum.bucket,
+      throttledSeen: sum(run.samples, 'downloader_aws_calls_total', { outcome: 'throttled' }),
+      throttledAnswered: [...proxy.counts.throttled.values()].reduce((a, b) => a + b, 0),
+      pacingWaitSeconds: sum(run.samples, 'downloader_aws_pacing_wait_seconds_sum'),
+      calls: Object.fromEntries(forwarded),
+      load,
+    };
+  } finally {
+    kube.stopWatch();
+    await op?.stop();
+    await proxy.close();
+    await hosts.close();
+    await cloud.stop();
+  }
+}
