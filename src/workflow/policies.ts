@@ -129,11 +129,29 @@ export function invokedPaths(spec: DownloaderSpec): string[] {
 /**
  * The state machine role's policy: invoke exactly the proxied method and path(s) (this matters when
  * the invoke task signs with IAM_ROLE and the proxy requires AWS_IAM) and put items into exactly
- * the one table. No read, delete or scan; no other table, stage or path.
+ * the one table. No read, delete or scan; no other table, stage or path. When the paths make the
+ * policy too large for IAM (ROLE_POLICY_MAX_CHARS), any path of the stage and method is allowed:
+ * the proxy forwards to the one source anyway.
  */
 export function stateMachinePolicy(input: StateMachinePolicyInput): PolicyDocument {
   const paths = input.paths && input.paths.length > 0 ? input.paths : [input.path];
-  const invokeArns = paths.map((path) => executeApiArn({ ...input, path }));
+  const document = invokeAndPutPolicy(
+    input,
+    paths.map((path) => executeApiArn({ ...input, path })),
+  );
+  if (policyJson(document).length <= ROLE_POLICY_MAX_CHARS) return document;
+  // One ARN per fan-out path does not fit: any path of this proxy's stage and method instead.
+  return invokeAndPutPolicy(input, [executeApiArn({ ...input, path: ANY_PATH })]);
+}
+
+/**
+ * IAM's limit on the inline policies of a role, in characters (whitespace does not count). A
+ * fan-out of up to 100 paths of up to 2,048 characters, one ARN each, can exceed it, and IAM
+ * then refuses PutRolePolicy (LimitExceeded) on every reconcile.
+ */
+export const ROLE_POLICY_MAX_CHARS = 10_240;
+
+function invokeAndPutPolicy(input: StateMachinePolicyInput, invokeArns: string[]): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
