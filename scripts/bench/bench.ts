@@ -4,7 +4,7 @@
  *
  *   npm run bench -- --n 100,1000 [--quota-mode] [--quota-n 100] [--concurrency 4]
  *                    [--poll-interval 20] [--lag-window 180] [--out docs/benchmarks.md]
- *                    [--json file] [--work-dir dir] [--keep]
+ *                    [--json file] [--work-dir dir] [--keep] [--revision text]
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
  * the operator (compiled, pacing off: moto never throttles) from nothing to all Ready; one
@@ -14,6 +14,7 @@
  * --quota-mode adds, for each --quota-n, a run with pacing at the documented quotas behind a
  * proxy that throttles as AWS would.
  */
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,9 +36,21 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'work-dir': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    revision: { type: 'string' },
   },
   strict: true,
 });
+
+/** The commit measured, and whether the working tree differed from it. */
+function revision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--untracked-files=no', 'src') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes in src/' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
 
 const numbers = (text: string) =>
   text
@@ -86,6 +99,7 @@ async function main(): Promise<void> {
       `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
     notes: [
+      `Operator revision: ${values.revision ?? revision()}.`,
       `Load average (1, 5, 15 min) at the start: ${loadAtStart.map((x) => x.toFixed(1)).join(', ')}; ` +
         `per scenario: ${[...scale, ...quota]
           .map(
