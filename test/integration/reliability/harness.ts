@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import type { Downloader } from '../../../src/api/downloader.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 
@@ -81,13 +80,14 @@ export async function kubectlOkAsync(
   return result.stdout;
 }
 
-/** Applies manifests (objects) in one kubectl call. */
+/** Applies manifests (objects) in one kubectl call, as a JSON List. */
 export async function applyAll(
   namespace: string,
   objects: unknown[],
   kubeconfig?: string,
 ): Promise<void> {
-  const input = objects.map((o) => stringify(o)).join('---\n');
+  // JSON rather than YAML: kubectl reads YAML as 1.1, where a key N is the boolean false.
+  const input = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
   await kubectlOkAsync(['apply', '-n', namespace, '-f', '-'], {
     input,
     ...(kubeconfig ? { kubeconfig } : {}),
