@@ -49,10 +49,14 @@ describe('the operator with --execution-events false', () => {
     apply(namespace, eveExample('eve', `Polling-${Date.now()}`));
     await eventually('Ready', () => readyDownloader(namespace, 'eve'), 90_000);
     kubectlOk(['annotate', '-n', namespace, 'downloader/eve', 'downloader.dev/run-now=p1']);
-    await eventually('the run-now execution on the status', () => {
-      const last = getDownloader(namespace, 'eve')?.status?.lastExecution;
-      return last?.name.startsWith('run-now-') && last.status === 'SUCCEEDED' ? last : undefined;
-    });
+    await eventually(
+      'the run-now execution on the status',
+      () => {
+        const last = getDownloader(namespace, 'eve')?.status?.lastExecution;
+        return last?.name.startsWith('run-now-') && last.status === 'SUCCEEDED' ? last : undefined;
+      },
+      120_000,
+    );
 
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(
