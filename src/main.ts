@@ -129,6 +129,7 @@ async function main(): Promise<void> {
       writer: new KubeExecutionStatusWriter(kube),
       ledger: executionLedger,
       events,
+      secrets: controller,
       log: log.child({ subsystem: 'execution-events' }),
       now: () => new Date(),
       metrics: executionEventMetrics(metrics.registry),

@@ -24,6 +24,7 @@ import {
   type ExecutionLedger,
 } from './execution-status.js';
 import { classifyFailure } from './failure.js';
+import { credentialValues, type SecretReader } from './secrets.js';
 
 /**
  * The operator side of execution status events: a consumer that long-polls the SQS queue the
@@ -234,6 +235,8 @@ export interface ExecutionEventConsumerDeps {
   writer: ExecutionStatusWriter;
   ledger: ExecutionLedger;
   events: EventRecorder;
+  /** Secrets of the Downloaders, to mask their credential in what is copied from executions. */
+  secrets?: SecretReader;
   log: Logger;
   now: () => Date;
   metrics?: ExecutionEventMetrics;
@@ -496,9 +499,10 @@ export class ExecutionEventConsumer {
         const stamp = { generation: downloader.metadata.generation ?? 0, now: this.deps.now() };
         const status = structuredClone(downloader.status ?? {});
         ledger.catchUp(key, status, stamp);
+        const redact = this.deps.secrets ? credentialValues(downloader, this.deps.secrets) : [];
         const results = events.map((event) => ({
           event,
-          applied: applyExecution(status, event.execution, stamp),
+          applied: applyExecution(status, event.execution, stamp, redact),
         }));
         if (!results.some((r) => r.applied.changed)) {
           for (const { event } of results) metrics?.consumed(event.execution.status, 'stale');

@@ -73,15 +73,18 @@ export interface ConditionStamp {
  * current one: sets lastExecution, moves lastSuccessTime forward on a success, and sets
  * LastRunSucceeded on a final status (True, or False with the classified reason). RUNNING
  * leaves the condition as the previous execution left it. An execution that does not supersede
- * changes nothing.
+ * changes nothing. Every text of `redact` (the Downloader's credential, `credentialValues`) is
+ * masked in what is copied from the execution.
  */
 export function applyExecution(
   status: DownloaderStatus,
-  execution: ExecutionSummary,
+  incoming: ExecutionSummary,
   stamp: ConditionStamp,
+  redact: readonly string[] = [],
 ): ExecutionApplied {
   const previous = status.lastExecution;
-  if (!supersedes(previous, execution)) return { changed: false, finished: false };
+  if (!supersedes(previous, incoming)) return { changed: false, finished: false };
+  const execution = masked(incoming, redact);
 
   status.lastExecution = execution;
   if (!isFinalStatus(execution.status)) return { changed: true, finished: false };
@@ -95,13 +98,34 @@ export function applyExecution(
     setLastRun(status, stamp, 'True', 'Succeeded', `Execution ${execution.name} succeeded`);
     return { changed: true, finished };
   }
-  const classified = classifyExecutionError(execution.error ?? execution.status, execution.cause);
+  const classified = classifyExecutionError(execution.error ?? execution.status, execution.cause, {
+    redact,
+  });
   const failure = {
     reason: classified?.reason ?? REASONS.lastRunFailed,
     message: `Execution ${execution.name} ${execution.status}: ${classified?.message ?? ''}`,
   };
   setLastRun(status, stamp, 'False', failure.reason, failure.message);
   return { changed: true, finished, failure };
+}
+
+/**
+ * The execution with every text of `redact` masked in its error and cause: a cause is what the
+ * source answered, and a source may echo the credential the proxy sent it.
+ */
+function masked(execution: ExecutionSummary, redact: readonly string[]): ExecutionSummary {
+  const mask = (text: string | undefined) =>
+    text === undefined
+      ? undefined
+      : redact.reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
+  if (redact.length === 0) return execution;
+  const error = mask(execution.error);
+  const cause = mask(execution.cause);
+  return {
+    ...execution,
+    ...(error !== undefined ? { error } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  };
 }
 
 /** lastExecution as a merge patch: absent optional fields removed rather than kept. */

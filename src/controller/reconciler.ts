@@ -34,7 +34,7 @@ import {
 } from './execution-status.js';
 import { ensureResource } from './pipeline.js';
 import type { SecretReader } from './secrets.js';
-import { resolveAuthValue } from './secrets.js';
+import { credentialValues, resolveAuthValue } from './secrets.js';
 import { runNowExecutionName } from './run-now.js';
 import { checkSourceHost } from './source-hosts.js';
 
@@ -325,7 +325,12 @@ export class DownloaderReconciler {
       if (!latest) return;
       // Judge what is new against what the events consumer wrote too, not only the snapshot.
       this.deps.executionLedger?.catchUp(key, run.status, run.stamp);
-      const applied = applyExecution(run.status, latest, run.stamp);
+      const applied = applyExecution(
+        run.status,
+        latest,
+        run.stamp,
+        credentialValues(downloader, this.deps.secrets),
+      );
       if (applied.finished) this.deps.onExecutionSeen?.(latest.status);
       if (isFinalStatus(latest.status) && latest.status !== 'SUCCEEDED') {
         if (!run.status.lastSuccessTime) {

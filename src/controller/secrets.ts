@@ -39,3 +39,30 @@ export async function resolveAuthValue(
   }
   return `${auth.prefix}${Buffer.from(encoded, 'base64').toString('utf8')}`;
 }
+
+/** Shortest credential that is masked in text: shorter ones would mask ordinary words. */
+const MIN_MASKED_LENGTH = 4;
+
+/**
+ * The Downloader's credential as text a source could send back, for masking in what the
+ * operator copies from executions (a failure's cause is the source's answer, and some sources
+ * echo request headers in their error bodies): the header value, the Secret's value alone, and
+ * both as they appear inside JSON strings. [] without auth or while the Secret is missing.
+ */
+export function credentialValues(downloader: Downloader, secrets: SecretReader): string[] {
+  const auth = downloader.spec.source.auth;
+  if (!auth) return [];
+  const secret = secrets.get(downloader.metadata.namespace ?? '', auth.secretRef.name);
+  const encoded = secret?.data?.[auth.secretRef.key];
+  if (encoded === undefined) return [];
+  const value = Buffer.from(encoded, 'base64').toString('utf8');
+  const values = new Set<string>();
+  for (const text of [`${auth.prefix}${value}`, value]) {
+    values.add(text);
+    values.add(JSON.stringify(text).slice(1, -1));
+  }
+  // Longest first, so that a value containing another is masked whole.
+  return [...values]
+    .filter((v) => v.length >= MIN_MASKED_LENGTH)
+    .sort((a, b) => b.length - a.length);
+}
