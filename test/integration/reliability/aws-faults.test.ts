@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { AwsFaultProxy, createdTwice } from '../../faults/aws-fault-proxy.js';
 import { seedFrom } from '../../faults/prng.js';
 import { createTestNamespace } from '../kubectl.js';
@@ -19,6 +20,9 @@ import {
   summarizeLog,
   tableName,
 } from './harness.js';
+
+// Heavy runs wait far longer than the suite's 180 s per test.
+jest.setTimeout(scale(180_000, 1_800_000));
 
 /**
  * N Downloaders converge while the AWS APIs throttle, fail with 500 and 503, reset connections
@@ -77,7 +81,7 @@ describe(`the operator under AWS faults (${N} Downloaders, ${RATE * 100}% of AWS
     await eventually(
       'every Downloader to show AwsThrottled',
       () => (watcher.reasons('Ready').AwsThrottled === N ? true : undefined),
-      60_000,
+      scale(60_000, 240_000),
       500,
     );
     stopThrottling();

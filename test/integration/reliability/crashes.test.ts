@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import type { Downloader } from '../../../src/api/downloader.js';
@@ -20,6 +21,9 @@ import {
   summarizeLog,
   tableName,
 } from './harness.js';
+
+// Heavy runs wait far longer than the suite's 180 s per test.
+jest.setTimeout(scale(180_000, 1_800_000));
 
 /**
  * kill -9 of the operator at seeded random moments while it creates, updates and deletes

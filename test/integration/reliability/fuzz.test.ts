@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { CreateStateMachineCommand, DeleteStateMachineCommand } from '@aws-sdk/client-sfn';
 import { buildDefinition, renderDefinition } from '../../../src/workflow/definition.js';
 import { downloaderManifest, generateSpec } from '../../faults/downloader-generator.js';
@@ -17,6 +18,9 @@ import {
   startOperatorFor,
   summarizeLog,
 } from './harness.js';
+
+// Heavy runs wait far longer than the suite's 180 s per test.
+jest.setTimeout(scale(180_000, 1_800_000));
 
 /**
  * Random, schema-valid Downloaders (test/faults/downloader-generator.ts) against the real

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,9 @@ import {
   tableName,
 } from './harness.js';
 import { eventually } from '../operator-process.js';
+
+// Heavy runs wait far longer than the suite's 180 s per test.
+jest.setTimeout(scale(180_000, 1_800_000));
 
 /**
  * The operator against a Kubernetes API server that misbehaves: watch connections dropped, the

@@ -6,6 +6,7 @@ import {
   stateMachinePolicy,
 } from '../../../src/workflow/policies.js';
 import { generateSpec, schemaErrors } from '../../faults/downloader-generator.js';
+import { recordFigures } from '../../faults/figures.js';
 import { Prng, seedFrom } from '../../faults/prng.js';
 import { aslErrors } from './asl-check.js';
 
@@ -22,6 +23,18 @@ const CASES = Number(process.env.FUZZ_CASES ?? 500);
 const DEFINITION_MAX_BYTES = 1024 * 1024;
 
 const location = { partition: 'aws', region: 'us-east-1', accountId: '123456789012' };
+
+function inputOf(spec: ReturnType<typeof generateSpec>, i: number) {
+  return {
+    namespace: 'fuzz',
+    name: `d-${i}`,
+    spec,
+    apiEndpoint: 'abc123defg.execute-api.us-east-1.amazonaws.com',
+    stage: 'downloader',
+    tableName: spec.table.name,
+    authType: 'IAM_ROLE' as const,
+  };
+}
 
 describe(`${CASES} random Downloaders through the definition generator (seed ${SEED})`, () => {
   const prng = new Prng(SEED);
@@ -55,15 +68,7 @@ describe(`${CASES} random Downloaders through the definition generator (seed ${S
     const failures: Array<{ i: number; problem: string }> = [];
     specs.forEach((spec, i) => {
       try {
-        const definition = buildDefinition({
-          namespace: 'fuzz',
-          name: `d-${i}`,
-          spec,
-          apiEndpoint: 'abc123defg.execute-api.us-east-1.amazonaws.com',
-          stage: 'downloader',
-          tableName: spec.table.name,
-          authType: 'IAM_ROLE',
-        });
+        const definition = buildDefinition(inputOf(spec, i));
         const errors = aslErrors(definition);
         if (errors) failures.push({ i, problem: errors.slice(0, 300) });
         const bytes = Buffer.byteLength(renderDefinition(definition));
@@ -71,6 +76,20 @@ describe(`${CASES} random Downloaders through the definition generator (seed ${S
       } catch (err) {
         failures.push({ i, problem: String(err) });
       }
+    });
+    recordFigures('fuzz-definition', {
+      seed: SEED,
+      cases: CASES,
+      invalidAsl: failures.length,
+      largestDefinitionBytes: Math.max(
+        ...specs.map((spec, i) => {
+          try {
+            return Buffer.byteLength(renderDefinition(buildDefinition(inputOf(spec, i))));
+          } catch {
+            return 0;
+          }
+        }),
+      ),
     });
     expect(failures.slice(0, 5)).toEqual([]);
   });
