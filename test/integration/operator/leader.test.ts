@@ -117,12 +117,16 @@ describe('two replicas with leader election', () => {
       return d && d.metadata.generation === 2 ? d : undefined;
     });
     expect(updated.status?.observedGeneration).toBe(2);
+    // The status may be patched before this process has read the follower's last log lines
+    // (kubectl runs synchronously), so wait for the line rather than expect it at once.
+    const stateMachineUpdated = (line: string) =>
+      line.includes('"kind":"StateMachine"') && line.includes('updated');
+    await eventually(
+      'the new leader to log the state machine update',
+      () => (changesIn(replicas[follower]!.operator).some(stateMachineUpdated) ? true : undefined),
+      15_000,
+    );
     const followerChanges = changesIn(replicas[follower]!.operator);
-    expect(
-      followerChanges.some(
-        (line) => line.includes('"kind":"StateMachine"') && line.includes('updated'),
-      ),
-    ).toBe(true);
     expect(followerChanges.filter((line) => line.includes('created AWS resource'))).toEqual([]);
   });
 
