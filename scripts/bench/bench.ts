@@ -5,6 +5,8 @@
  *   npm run bench -- --n 100,1000 [--quota-mode] [--quota-n 100] [--concurrency 4]
  *                    [--poll-interval 20] [--lag-window 180] [--out docs/benchmarks.md]
  *                    [--json file] [--work-dir dir] [--keep] [--revision text]
+ *                    [--execution-events true|false]
+ *   npm run bench -- --from-json results.json [--out file]   (renders saved results again)
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
  * the operator (compiled, pacing off: moto never throttles) from nothing to all Ready; one
@@ -16,9 +18,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../../src/config.js';
 import { buildOperator } from './operator.js';
 import { renderReport, writeReport, type RunInfo } from './report.js';
 import { runQuota, runScale, type QuotaResult, type ScaleResult } from './scenario.js';
@@ -37,6 +40,8 @@ const { values } = parseArgs({
     'work-dir': { type: 'string' },
     keep: { type: 'boolean', default: false },
     revision: { type: 'string' },
+    'execution-events': { type: 'string' },
+    'from-json': { type: 'string' },
   },
   strict: true,
 });
@@ -59,6 +64,16 @@ const numbers = (text: string) =>
     .filter((x) => Number.isInteger(x) && x > 0);
 
 async function main(): Promise<void> {
+  if (values['from-json']) {
+    // Renders the report again from saved results, without measuring.
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as {
+      info: RunInfo;
+      scale: ScaleResult[];
+      quota: QuotaResult[];
+    };
+    writeReport(values.out, renderReport(saved.info, saved.scale, saved.quota));
+    return;
+  }
   const ns = numbers(values.n);
   const quotaNs = values['quota-mode'] ? numbers(values['quota-n'] ?? values.n) : [];
   if (ns.length === 0) throw new Error('--n needs one or more positive integers, e.g. 100,1000');
@@ -70,8 +85,13 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   log(`compiling the operator into ${workDir}/dist`);
   const main = await buildOperator(join(workDir, 'dist'), log);
+  const executionEvents = values['execution-events'] as 'true' | 'false' | undefined;
+  if (executionEvents !== undefined && executionEvents !== 'true' && executionEvents !== 'false') {
+    throw new Error('--execution-events is true or false');
+  }
   const settings = {
     main,
+    ...(executionEvents ? { executionEvents } : {}),
     concurrency: Number(values.concurrency),
     pollSeconds: Number(values['poll-interval']),
     lagWindowSeconds: Number(values['lag-window']),
@@ -111,9 +131,13 @@ async function main(): Promise<void> {
         'scenario (real kube-apiserver and etcd, moto behind our launcher), 10 source hosts ' +
         '(127.0.0.2-11 forwarding to the stand-in API). Without quotas the operator runs with ' +
         '`--aws-rate-limits off`: moto never throttles.',
-      `Lag: schedules \`rate(1 minute)\`, \`--execution-poll-interval ${settings.pollSeconds}\`, ` +
-        `watched for ${settings.lagWindowSeconds} s; executions that ended at least 30 s before ` +
-        'the window closed are counted.',
+      `Lag: schedules \`rate(1 minute)\`, execution status ` +
+        ((executionEvents ?? OPTIONS.executionEvents.default) === 'true'
+          ? 'from EventBridge events through SQS (`--execution-events`, the default; polling ' +
+            'only on resync)'
+          : `polled every ${settings.pollSeconds} s (\`--execution-events false\`)`) +
+        `, watched for ${settings.lagWindowSeconds} s; executions that ended at least 30 s ` +
+        'before the window closed are counted.',
     ],
   };
   const report = renderReport(info, scale, quota);

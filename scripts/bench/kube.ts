@@ -69,6 +69,8 @@ function canonical(value: unknown): string {
 /** When one Downloader became Ready, and when each of its executions was first shown. */
 export interface Observed {
   readyAt?: number;
+  /** The latest generation seen Ready. */
+  readyGeneration?: number;
   /** Execution name to the time status.lastExecution first showed it finished. */
   executionsShown: Map<string, number>;
   /** Execution names in the order status.lastExecution showed them (any status). */
@@ -176,6 +178,21 @@ export class BenchKube {
     }
   }
 
+  /** Waits until `count` Downloaders are Ready at generation `generation` or later. */
+  async waitAllReadyAt(generation: number, count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ready = [...this.observed.values()].filter(
+        (o) => (o.readyGeneration ?? 0) >= generation,
+      ).length;
+      if (ready >= count) return;
+      if (Date.now() > deadline) {
+        throw new Error(`only ${ready} of ${count} Downloaders Ready at generation ${generation}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
   /** Requests the API server counted for the operator's resources, by verb and resource. */
   async apiserverRequests(): Promise<Map<string, number>> {
     const { stdout } = await run('kubectl', ['get', '--raw', '/metrics'], {
@@ -205,6 +222,9 @@ export class BenchKube {
       ready.observedGeneration === d.metadata.generation
     ) {
       o.readyAt = at;
+    }
+    if (ready?.status === 'True' && ready.observedGeneration === d.metadata.generation) {
+      o.readyGeneration = d.metadata.generation;
     }
     o.stateMachineArn = d.status?.resources?.stateMachineArn ?? o.stateMachineArn;
     const fields = Object.fromEntries(

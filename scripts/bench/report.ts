@@ -1,5 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isRead, type Calls, type QuotaResult, type ScaleResult } from './scenario.js';
+import {
+  isRead,
+  isResourceCall,
+  type Calls,
+  type QuotaResult,
+  type ScaleResult,
+} from './scenario.js';
+import { quotaMinimum } from './quota-proxy.js';
 
 /** What the report says about the machine and the command. */
 export interface RunInfo {
@@ -16,9 +23,10 @@ export const END = '<!-- bench:end -->';
 /** AWS resources the operator keeps per Downloader: REST API, table, two roles, state machine, schedule. */
 export const AWS_RESOURCES_PER_DOWNLOADER = 6;
 
+/** Calls of a Downloader's own resources passing `filter` (the event queue's are apart). */
 const total = (calls: Calls, filter: (key: string) => boolean = () => true) =>
   Object.entries(calls)
-    .filter(([key]) => filter(key))
+    .filter(([key]) => isResourceCall(key) && filter(key))
     .reduce((sum, [, n]) => sum + n, 0);
 const sumValues = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
@@ -44,9 +52,14 @@ export function figures(r: ScaleResult): Record<string, number | undefined> {
     createMutatingPerDownloader: total(r.create.calls, (k) => !isRead(k)) / r.n,
     createReadsPerDownloader: total(r.create.calls, isRead) / r.n,
     resyncMutatingCalls: total(r.steady.calls, (k) => !isRead(k)),
+    resyncOperatorWideCalls: Object.entries(r.steady.calls)
+      .filter(([key]) => !isResourceCall(key))
+      .reduce((a, [, n]) => a + n, 0),
     resyncReadsPerDownloader: steadyReads,
     resyncReadsPerAwsResource: steadyReads / AWS_RESOURCES_PER_DOWNLOADER,
     resyncSeconds: r.steady.seconds,
+    resyncQuotaMinimumSeconds: quotaMinimum(new Map(Object.entries(r.steady.calls))).seconds,
+    createQuotaMinimumSeconds: quotaMinimum(new Map(Object.entries(r.create.calls))).seconds,
     resyncStatusWrites: r.steady.apiserver['PATCH:downloaders'] ?? 0,
     peakRssMiB: r.peakRssMiB,
     createPeakRssMiB: r.create.peakRssMiB,
@@ -88,7 +101,9 @@ function row(cells: string[]): string {
 }
 
 function callsTable(title: string, columns: Array<[string, Calls, number]>): string[] {
-  const keys = [...new Set(columns.flatMap(([, calls]) => Object.keys(calls)))].sort();
+  const keys = [...new Set(columns.flatMap(([, calls]) => Object.keys(calls)))]
+    .filter(isResourceCall)
+    .sort();
   return [
     `**${title}**`,
     '',
@@ -189,6 +204,24 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
     ]),
     row(['time of one resync of all Downloaders (s)', ...col((x) => fmt(x.resyncSeconds)), '', '']),
     row([
+      'least time one resync needs under the AWS quotas (s), from its calls',
+      ...col(
+        (x, r) =>
+          `${fmt(x.resyncQuotaMinimumSeconds)} (\`${quotaMinimum(new Map(Object.entries(r.steady.calls))).bucket}\`)`,
+      ),
+      '≤ 300 (the default `--resync-interval`)',
+      verdict(all((x) => (x.resyncQuotaMinimumSeconds ?? Infinity) <= 300)),
+    ]),
+    row([
+      'least time creating all needs under the AWS quotas (s), from its calls',
+      ...col(
+        (x, r) =>
+          `${fmt(x.createQuotaMinimumSeconds)} (\`${quotaMinimum(new Map(Object.entries(r.create.calls))).bucket}\`)`,
+      ),
+      '',
+      '',
+    ]),
+    row([
       'operator peak RSS (MiB)',
       ...col((x) => fmt(x.peakRssMiB)),
       '< 200 at N=1000',
@@ -227,6 +260,12 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
       '',
     ]),
     row([
+      'operator-wide AWS calls in one resync (execution events queue, STS)',
+      ...col((x) => fmt(x.resyncOperatorWideCalls, 0)),
+      '',
+      '',
+    ]),
+    row([
       'status fields that changed in one resync',
       ...col((_, r) =>
         Object.keys(r.steady.statusFieldChanges).length === 0
@@ -234,6 +273,18 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
           : Object.entries(r.steady.statusFieldChanges)
               .map(([k, v]) => `${k} ×${v}`)
               .join(', '),
+      ),
+      '',
+      '',
+    ]),
+    row([
+      'execution status from',
+      ...col((_, r) =>
+        !r.lag
+          ? 'n/a'
+          : r.lag.source === 'polling'
+            ? `polling, every ${r.lag.pollSeconds} s`
+            : 'EventBridge events through SQS',
       ),
       '',
       '',
@@ -255,7 +306,7 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
         : 'n/a',
     ]),
     row([
-      'AWS calls per second while polling executions',
+      'AWS calls per second while executions run (schedules on)',
       ...col((_, r) => fmt(r.lag?.callsPerSecond)),
       '',
       '',

@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import type { Downloader } from '../../src/api/downloader.js';
+import { OPTIONS } from '../../src/config.js';
 import { startCloud, startLocalAws, type Cloud } from './cloud.js';
 import { runFloor, type FloorResult } from './floor.js';
 import { startSourceHosts } from './hosts.js';
@@ -19,6 +20,8 @@ export interface BenchSettings {
   pollSeconds: number;
   /** How long the lag phase watches executions, seconds; 0 skips it. */
   lagWindowSeconds: number;
+  /** --execution-events for every operator run; the operator's default when left out. */
+  executionEvents?: 'true' | 'false';
   log: (message: string) => void;
 }
 
@@ -47,6 +50,8 @@ export interface PhaseCost {
 
 /** Lag from the end of an execution to status.lastExecution showing it. */
 export interface LagResult {
+  /** Where execution status came from: EventBridge events through SQS, or polling. */
+  source?: 'events' | 'polling';
   pollSeconds: number;
   windowSeconds: number;
   /** Executions that ended at least 30 s before the window closed. */
@@ -98,11 +103,19 @@ export interface QuotaResult {
 }
 
 const NAMESPACE = 'bench';
-const READ = /^(Get|List|Describe)/;
+const READ = /^(Get|List|Describe|Receive)/;
 
-/** Whether an operation only reads. */
+/** Whether an operation only reads (receiving a queue's messages counts as reading). */
 export function isRead(key: string): boolean {
   return READ.test(key.slice(key.indexOf(':') + 1));
+}
+
+/** Services of the AWS resources a Downloader owns; others serve the whole operator. */
+export const RESOURCE_SERVICES = ['apigateway', 'dynamodb', 'iam', 'scheduler', 'states'];
+
+/** Whether a call is about a Downloader's own resources, not the operator-wide event queue. */
+export function isResourceCall(key: string): boolean {
+  return RESOURCE_SERVICES.includes(key.slice(0, key.indexOf(':')));
 }
 
 function callsOf(samples: Sample[]): Calls {
@@ -140,6 +153,7 @@ async function waitReconciled(op: RunningOperator, count: number, timeoutMs: num
 
 function operatorArgs(s: BenchSettings, extra: string[]): string[] {
   return [
+    ...(s.executionEvents ? ['--execution-events', s.executionEvents] : []),
     '--namespaces',
     NAMESPACE,
     '--concurrency',
@@ -192,6 +206,7 @@ async function phase(
   );
   const workersAt = await op.logged('starting workers');
   const cpuAtWorkers = op.stats()?.cpuSeconds ?? 0;
+  const callsAtWorkers = callsOf(await op.metrics());
   const end = await done(op);
   const samples = await quiet(op, 600_000);
   const stats = op.stats();
@@ -202,7 +217,9 @@ async function phase(
     cost: {
       seconds: (end - workersAt) / 1000,
       startupSeconds: (workersAt - op.startedAt) / 1000,
-      calls: callsOf(samples),
+      calls: record(
+        diff(new Map(Object.entries(callsOf(samples))), new Map(Object.entries(callsAtWorkers))),
+      ),
       reconciles: sum(samples, 'downloader_reconcile_total'),
       cpuSeconds: (stats?.cpuSeconds ?? 0) - cpuAtWorkers,
       startupCpuSeconds: cpuAtWorkers,
@@ -344,6 +361,9 @@ async function lagPhase(
   await waitReconciled(op, n, Math.max(600_000, n * 2_000));
   const names = [...kube.observed.keys()];
   await kube.setSuspend(NAMESPACE, names, false);
+  // The window starts once every schedule runs: the burst of updates is not steady state.
+  await kube.waitAllReadyAt(2, n, Math.max(600_000, n * 2_000));
+  s.log(`N=${n}: every schedule runs; watching executions`);
   const start = Date.now();
   const callsBefore = callsOf(await op.metrics());
   await sleep(s.lagWindowSeconds * 1000);
@@ -385,7 +405,9 @@ async function lagPhase(
   const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))];
   const total = Object.values(callsAfter).reduce((a, b) => a + b, 0);
   const before = Object.values(callsBefore).reduce((a, b) => a + b, 0);
+  const events = (s.executionEvents ?? OPTIONS.executionEvents.default) === 'true';
   return {
+    source: events ? 'events' : 'polling',
     pollSeconds: s.pollSeconds,
     windowSeconds: s.lagWindowSeconds,
     executions,
