@@ -167,7 +167,7 @@ const parts: Array<[string, string, (f: Figures) => string[]]> = [
         `requests ${n(injected.requests)}, faults ${json(injected.faults)}`,
         `Create* answered by moto ${n(f.createsSeen)} (${n(f.createsLost)} with the answer lost); resources made twice: ${json(f.createdTwice)}`,
         `reasons seen on status: ${json(f.reasonsSeenOnStatus)}; Warning Events: ${json(f.warningEvents)}`,
-        `AWS calls that failed after the SDK's own retries: ${json(f.awsCallsFailedAfterSdkRetries)}; reconciles retried ${n(f.retries)} times, ${json(f.reconcileFailures)}`,
+        `AWS calls that failed after the SDK's own retries, by kind: ${json(f.awsCallsFailedAfterSdkRetries)} (notFound and conflict are expected answers: resources looked up before they exist, creates repeated after a lost answer); reconciles retried ${n(f.retries)} times, ${json(f.reconcileFailures)}`,
         `longest backoff ${n(f.maxBackoffMs)} ms, longest requeue ${n(f.maxRequeueAfterMs)} ms (cap 300,000); error lines ${n(f.errorLines)}`,
       ];
     },
@@ -225,7 +225,7 @@ const parts: Array<[string, string, (f: Figures) => string[]]> = [
     'Security',
     (f) => [
       `operator log lines at trace ${n(f.operatorLogLines)}; canary outside the history: ${json(f.leaksOutsideHistory)}`,
-      `executions read ${n(f.executionsRead)}; canary in history only where the source reflected it: ${json(f.canaryInHistory)}`,
+      `executions read ${n(f.executionsRead)}; history events holding the canary: ${json(countBy(f.canaryInHistory as Array<{ name: string; where: string }>))} (only the source that reflects it)`,
       `roles checked ${n(f.rolesChecked)}, permissions boundary ${String(f.permissionsBoundary)}`,
     ],
   ],
@@ -236,6 +236,12 @@ for (const [part, title, render] of parts) {
 }
 // Base64, as an HTML comment may not hold '--'.
 lines.push(`<!-- figures-json ${Buffer.from(JSON.stringify(stored)).toString('base64')} -->`, END);
+
+function countBy(items: Array<{ name: string; where: string }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { name, where } of items) out[`${name} ${where}`] = (out[`${name} ${where}`] ?? 0) + 1;
+  return out;
+}
 
 function gitRevision(): string {
   const run = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
