@@ -16,6 +16,11 @@
 # Ports: both servers bind port 0 on 127.0.0.1 themselves and report the port they got, which
 # leaves no window for another process to take a port picked in advance. LOCAL_AWS_PORT and
 # UPSTREAM_PORT pin them instead (for a demo). UPSTREAM_TOKEN sets the upstream's bearer token.
+#
+# LOCAL_AWS_ENFORCE_IAM=1 starts moto with IAM enforced (test/env/aws/moto_patches/
+# iam_enforcement.py): every request is authorized against the caller's IAM policies, and
+# aws.env carries the key of an admin user (local-admin) instead of testing/testing, plus
+# LOCAL_AWS_ENFORCE_IAM=1.
 set -euo pipefail
 
 readonly MOTO_VENV_NAME="venv-moto-5.2.5"
@@ -33,6 +38,7 @@ cache="${DOWNLOADER_CACHE:-$HOME/.cache/downloader-operator}"
 venv="$cache/$MOTO_VENV_NAME"
 requirements="$here/aws/requirements.txt"
 token="${UPSTREAM_TOKEN:-local-test-token}"
+enforce_iam="${LOCAL_AWS_ENFORCE_IAM:-0}"
 
 # True when pids/NAME.pid names a live process whose command line contains MARKER.
 alive() {
@@ -94,7 +100,15 @@ wait_ready() {
 
 mkdir -p "$state/logs" "$state/pids" "$state/run"
 
-if alive moto launcher.py && alive upstream upstream.mjs && [[ -f "$state/aws.env" ]]; then
+# True when aws.env was written for the enforcement asked now.
+same_enforcement() {
+  local written=0
+  grep -qx 'export LOCAL_AWS_ENFORCE_IAM=1' "$state/aws.env" 2>/dev/null && written=1
+  [[ "$written" == "$([[ "$enforce_iam" == 1 ]] && echo 1 || echo 0)" ]]
+}
+
+if alive moto launcher.py && alive upstream upstream.mjs && [[ -f "$state/aws.env" ]] &&
+  same_enforcement; then
   say "already running (state: $state)"
   exit 0
 fi
@@ -104,24 +118,40 @@ command -v node >/dev/null || fail "node is not on PATH"
 command -v flock >/dev/null || fail "flock (util-linux) is not installed"
 ensure_venv
 
+enforce_args=()
+rm -f "$state/run/admin.key"
+if [[ "$enforce_iam" == 1 ]]; then
+  enforce_args=(--enforce-iam --admin-key-file "$state/run/admin.key")
+fi
 start_bg moto "$venv/bin/python" "$here/aws/launcher.py" --host 127.0.0.1 \
-  --port "${LOCAL_AWS_PORT:-0}" --port-file "$state/run/moto.port"
+  --port "${LOCAL_AWS_PORT:-0}" --port-file "$state/run/moto.port" "${enforce_args[@]}"
 UPSTREAM_TOKEN="$token" start_bg upstream node "$here/aws/upstream.mjs" \
   --port "${UPSTREAM_PORT:-0}" --port-file "$state/run/upstream.port"
 
 upstream_port="$(wait_ready upstream upstream.mjs /_health)"
 moto_port="$(wait_ready moto launcher.py /_launcher/health)"
 
+access_key_id=testing
+secret_access_key=testing
+if [[ "$enforce_iam" == 1 ]]; then
+  # The launcher writes the admin's key before it reports its port.
+  read -r access_key_id secret_access_key <"$state/run/admin.key" ||
+    fail "the launcher wrote no admin key ($state/run/admin.key)"
+fi
+
 cat >"$state/aws.env.tmp" <<EOF
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=testing
-export AWS_SECRET_ACCESS_KEY=testing
+export AWS_ACCESS_KEY_ID=$access_key_id
+export AWS_SECRET_ACCESS_KEY=$secret_access_key
 export APIGW_INVOKE_ENDPOINT_TEMPLATE=127.0.0.1:$moto_port/restapis/{restApiId}
 export APIGW_STAGE_URL_TEMPLATE=http://127.0.0.1:$moto_port/restapis/{restApiId}/{stage}/_user_request_
 export UPSTREAM_URL=http://127.0.0.1:$upstream_port
 export UPSTREAM_TOKEN=$token
 EOF
+if [[ "$enforce_iam" == 1 ]]; then
+  echo "export LOCAL_AWS_ENFORCE_IAM=1" >>"$state/aws.env.tmp"
+fi
 mv "$state/aws.env.tmp" "$state/aws.env"
 say "local AWS on http://127.0.0.1:$moto_port, upstream on http://127.0.0.1:$upstream_port (env: $state/aws.env)"

@@ -27,7 +27,11 @@ Debug endpoints, outside AWS's API: ``GET /_launcher/health``,
 ``GET /_launcher/scheduler/next-fires?expression=...&timezone=...&after=...&count=N``.
 
 Usage: python launcher.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
+                          [--enforce-iam [--admin-key-file PATH]]
 Port 0 binds a free port; ``--port-file`` receives the bound port once the server listens.
+``--enforce-iam`` (or ``LOCAL_AWS_ENFORCE_IAM=1``) authorizes every request against IAM
+(``moto_patches.iam_enforcement``) and writes the key of an admin user to
+``--admin-key-file`` before the port file.
 """
 
 from __future__ import annotations
@@ -71,7 +75,15 @@ def check_moto_version() -> None:
 class LauncherApp:
     """WSGI app in front of moto: stage invocations and debug endpoints, the rest to moto."""
 
-    def __init__(self, moto_app: Any, invoker: Any, scheduler: Any, port_getter: Callable[[], int]):
+    def __init__(
+        self,
+        moto_app: Any,
+        invoker: Any,
+        scheduler: Any,
+        port_getter: Callable[[], int],
+        iam_enforced: bool = False,
+    ):
+        self._iam_enforced = iam_enforced
         self._moto_app = moto_app
         self._invoker = invoker
         self._scheduler = scheduler
@@ -129,6 +141,7 @@ class LauncherApp:
                     "status": "ok",
                     "moto": REQUIRED_MOTO_VERSION,
                     "port": self._port(),
+                    "iamEnforced": self._iam_enforced,
                 },
             )
         if path == "/_launcher/scheduler/schedules":
@@ -200,6 +213,14 @@ def _json(start_response: StartResponse, status: int, body: Any) -> Iterable[byt
     return [data]
 
 
+def _write_whole(path: str, text: str) -> None:
+    """Writes a file readers never see half-written (write, then rename), owner-only."""
+    tmp = f"{path}.tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -238,6 +259,16 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port-file", help="write the bound port here once listening")
     parser.add_argument("--scheduler-tick-seconds", type=float, default=1.0)
     parser.add_argument("--log-level", default=os.environ.get("LAUNCHER_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--enforce-iam",
+        action="store_true",
+        default=os.environ.get("LOCAL_AWS_ENFORCE_IAM") == "1",
+        help="authorize every request against IAM (moto_patches.iam_enforcement)",
+    )
+    parser.add_argument(
+        "--admin-key-file",
+        help="with --enforce-iam: write the admin user's access key id and secret here",
+    )
     return parser.parse_args(argv)
 
 
@@ -270,6 +301,13 @@ def main(argv: list[str]) -> None:
     stepfunctions_tasks.install(invoker)
     stepfunctions_events.install()
     scheduler.install_validation()
+    if args.enforce_iam:
+        from moto_patches import iam_enforcement
+
+        # After the other patches: it wraps the invoke task and the scheduler they install.
+        admin = iam_enforcement.install(scheduler.Scheduler)
+        if args.admin_key_file:
+            _write_whole(args.admin_key_file, f"{admin.access_key_id} {admin.secret_access_key}\n")
     fire_scheduler = scheduler.Scheduler(
         scheduler.make_step_functions_starter(), tick_seconds=args.scheduler_tick_seconds
     )
@@ -280,6 +318,7 @@ def main(argv: list[str]) -> None:
         invoker,
         fire_scheduler,
         lambda: bound_port["value"],
+        iam_enforced=args.enforce_iam,
     )
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
