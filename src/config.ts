@@ -18,6 +18,7 @@ export interface OperatorConfig {
   resyncIntervalMs: number;
   /** How often a STANDARD workflow's last execution is read back. */
   executionPollIntervalMs: number;
+  recheckIntervalMs: number;
   /**
    * Whether execution status comes from Step Functions' EventBridge events through an SQS queue
    * (then ListExecutions is read only once per resync, as a safety net), instead of polling.
@@ -98,6 +99,14 @@ export const OPTIONS = {
     env: 'RESYNC_INTERVAL_S',
     description: 'seconds between drift-correcting reconciles of each Downloader',
     default: '300',
+  },
+  recheckIntervalS: {
+    flag: 'recheck-interval',
+    env: 'RECHECK_INTERVAL_S',
+    description:
+      'seconds between reads of what rarely changes (owner tags, inline policies beside the ' +
+      "operator's own, and with execution events the last execution); the resync reads the rest",
+    default: '3600',
   },
   executionPollIntervalS: {
     flag: 'execution-poll-interval',
@@ -296,6 +305,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     scheduleGroup: read('scheduleGroup') ?? 'default',
     resyncIntervalMs: seconds('resyncIntervalS'),
     executionPollIntervalMs: seconds('executionPollIntervalS'),
+    recheckIntervalMs: seconds('recheckIntervalS'),
     executionEvents: bool('executionEvents'),
     executionEventsQueue,
     concurrency,

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     'starting',
   );
 
+  const { recheckIntervalMs } = config;
   const secretCache: { controller?: Controller } = {};
   const events = new KubeEventRecorder(kube, log);
   const executionLedger = new ExecutionLedger();
@@ -95,9 +96,12 @@ async function main(): Promise<void> {
     location: context,
     aws: {
       proxy: new ProxyManager(clients.apiGateway, { logger: log }),
-      table: new TableManager(clients.dynamodb, { logger: log }),
-      roles: new RoleManager(clients.iam, { logger: log }),
-      stateMachine: new StateMachineManager(clients.sfn, context, { logger: log }),
+      table: new TableManager(clients.dynamodb, { logger: log, recheckIntervalMs }),
+      roles: new RoleManager(clients.iam, { logger: log, recheckIntervalMs }),
+      stateMachine: new StateMachineManager(clients.sfn, context, {
+        logger: log,
+        recheckIntervalMs,
+      }),
       schedule: new ScheduleManager(clients.scheduler, { logger: log }),
       executions: new ExecutionReader(clients.sfn),
     },

@@ -74,7 +74,12 @@ export interface ScaleResult {
   create: PhaseCost;
   floorSequential: FloorSummary;
   floorParallel: FloorSummary;
+  /** One periodic resync of a warm operator (every Downloader reconciled a second time). */
   steady: PhaseCost;
+  /** The first reconcile of every Downloader after a restart (caches cold). */
+  restart?: PhaseCost;
+  /** The --resync-interval of the periodic resync, seconds. */
+  resyncIntervalSeconds?: number;
   lag?: LagResult;
   peakRssMiB: number;
   load: { before: number[]; after: number[] };
@@ -151,7 +156,7 @@ async function waitReconciled(op: RunningOperator, count: number, timeoutMs: num
   }
 }
 
-function operatorArgs(s: BenchSettings, extra: string[]): string[] {
+function operatorArgs(s: BenchSettings, extra: string[], resyncSeconds = 3600): string[] {
   return [
     ...(s.executionEvents ? ['--execution-events', s.executionEvents] : []),
     '--namespaces',
@@ -159,7 +164,7 @@ function operatorArgs(s: BenchSettings, extra: string[]): string[] {
     '--concurrency',
     String(s.concurrency),
     '--resync-interval',
-    '3600',
+    String(resyncSeconds),
     '--execution-poll-interval',
     '3600',
     ...extra,
@@ -232,6 +237,67 @@ async function phase(
   };
 }
 
+/**
+ * One periodic resync: the operator started with `--resync-interval intervalSeconds` reconciles
+ * every Downloader (caches cold), goes quiet, and reconciles each again once the interval has
+ * passed; what the second round cost is the steady state.
+ */
+async function periodicResync(
+  s: BenchSettings,
+  kube: BenchKube,
+  cloud: Cloud,
+  n: number,
+  intervalSeconds: number,
+): Promise<{ cost: PhaseCost; op: RunningOperator }> {
+  const op = await startOperator(
+    s.main,
+    operatorArgs(s, ['--aws-rate-limits', 'off'], intervalSeconds),
+    operatorEnv(cloud, {}),
+    join(s.workDir, 'operator-periodic.log'),
+  );
+  await op.logged('starting workers');
+  await waitReconciled(op, n, Math.max(600_000, n * 2_000));
+  const first = await quiet(op, 600_000);
+  const firstReconciles = sum(first, 'downloader_reconcile_total');
+  const callsBefore = callsOf(first);
+  const apiBefore = await kube.apiserverRequests();
+  const changesBefore = new Map(kube.statusFieldChanges);
+  const cpuBefore = op.stats()?.cpuSeconds ?? 0;
+  const quietAt = Date.now();
+  // The round starts when the first key comes due; count from the first reconcile after quiet.
+  let startedAt = 0;
+  const deadline = Date.now() + intervalSeconds * 1000 + Math.max(600_000, n * 2_000);
+  for (;;) {
+    const m = await op.metrics();
+    const done = sum(m, 'downloader_reconcile_total');
+    if (!startedAt && done > firstReconciles) startedAt = Date.now();
+    if (done >= firstReconciles + n && sum(m, 'downloader_queue_depth') === 0) break;
+    if (Date.now() > deadline) throw new Error('the periodic resync did not reconcile every key');
+    await sleep(500);
+  }
+  const end = Date.now();
+  const samples = await quiet(op, 600_000);
+  const stats = op.stats();
+  return {
+    op,
+    cost: {
+      seconds: (end - (startedAt || quietAt)) / 1000,
+      startupSeconds: 0,
+      calls: record(
+        diff(new Map(Object.entries(callsOf(samples))), new Map(Object.entries(callsBefore))),
+      ),
+      reconciles: sum(samples, 'downloader_reconcile_total') - firstReconciles,
+      cpuSeconds: (stats?.cpuSeconds ?? 0) - cpuBefore,
+      startupCpuSeconds: 0,
+      peakRssMiB: stats?.peakRssMiB ?? 0,
+      heapUsedMiB: sum(samples, 'downloader_operator_nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMiB: sum(samples, 'downloader_operator_nodejs_heap_size_total_bytes') / 2 ** 20,
+      apiserver: record(diff(await kube.apiserverRequests(), apiBefore)),
+      statusFieldChanges: record(diff(kube.statusFieldChanges, changesBefore)),
+    },
+  };
+}
+
 async function floor(
   s: BenchSettings,
   downloaders: Downloader[],
@@ -284,8 +350,8 @@ export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult
     await create.op.stop();
     s.log(`N=${n}: all Ready after ${create.cost.seconds.toFixed(1)} s`);
 
-    s.log(`N=${n}: one resync (operator restarted: every Downloader reconciled once)`);
-    const steady = await phase(
+    s.log(`N=${n}: after a restart (every Downloader reconciled once, caches cold)`);
+    const restart = await phase(
       s,
       kube,
       cloud,
@@ -296,6 +362,16 @@ export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult
         return Date.now();
       },
     );
+    ops.push(restart.op);
+    await restart.op.stop();
+
+    // The interval leaves the first round (as long as the restart's) time to finish and the
+    // operator time to go quiet before the second round starts.
+    const resyncIntervalSeconds = Math.max(60, Math.ceil(restart.cost.seconds * 1.5) + 15);
+    s.log(
+      `N=${n}: one periodic resync (warm operator, --resync-interval ${resyncIntervalSeconds})`,
+    );
+    const steady = await periodicResync(s, kube, cloud, n, resyncIntervalSeconds);
     ops.push(steady.op);
     await steady.op.stop();
 
@@ -320,6 +396,8 @@ export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult
       floorSequential,
       floorParallel,
       steady: steady.cost,
+      restart: restart.cost,
+      resyncIntervalSeconds,
       ...(lag ? { lag } : {}),
       peakRssMiB: Math.max(...ops.map((op) => op.peakRssMiB())),
       load,

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { TerminalError } from '../errors.js';
 import { isConflict, isNotFound, traced } from './errors.js';
 import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
+import { DEFAULT_RECHECK_INTERVAL_MS, Recheck } from './recheck.js';
 import { decodePolicyDocument, policiesEqual } from './policy-document.js';
 import type { ResourceManager } from './resource.js';
 
@@ -78,11 +79,19 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
   readonly kind = 'Role';
   private readonly logger: Logger | undefined;
 
+  /**
+   * The names of a role's inline policies, per role name and creation time (see Recheck): a
+   * policy added beside the operator's own is found and removed within the recheck interval,
+   * not on every resync. The operator's own policy is read every time.
+   */
+  private readonly knownPolicyNames: Recheck<string[]>;
+
   constructor(
     private readonly iam: IAMClient,
-    options: { logger?: Logger } = {},
+    options: { logger?: Logger; recheckIntervalMs?: number } = {},
   ) {
     this.logger = options.logger;
+    this.knownPolicyNames = new Recheck(options.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
   }
 
   /** Reads the role and its policies; undefined if absent. Throws if another Downloader owns it. */
@@ -111,10 +120,12 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
       );
     }
 
-    const names = await this.inlinePolicyNames(desired.name);
-    const inlinePolicy = names.includes(desired.inlinePolicyName)
-      ? await this.inlinePolicy(desired.name, desired.inlinePolicyName)
-      : undefined;
+    const created = role.CreateDate?.toISOString() ?? '';
+    const names = await this.knownPolicyNames.through(`${desired.name}@${created}`, () =>
+      this.inlinePolicyNames(desired.name),
+    );
+    // Read even when the remembered names lack it: it may have been put since.
+    const inlinePolicy = await this.inlinePolicy(desired.name, desired.inlinePolicyName);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     return {
       name: role.RoleName ?? desired.name,
@@ -160,6 +171,7 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
     const current = observed ?? (await this.create(owner, desired));
     const changes = this.diff(desired, current);
     const name = desired.name;
+    if (changes.length > 0) this.knownPolicyNames.forget(`${name}@`);
 
     if (changes.includes('trustPolicy')) {
       await traced(this.logger, 'UpdateAssumeRolePolicy', () =>
@@ -221,6 +233,7 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
   async delete(owner: Owner, observed: RoleObserved): Promise<void> {
     if (observed.ownerUid !== owner.uid) return;
     const name = observed.name;
+    this.knownPolicyNames.forget(`${name}@`);
     try {
       for (const policyName of await this.inlinePolicyNames(name)) {
         await this.deleteInlinePolicy(name, policyName);

@@ -24,6 +24,7 @@ import {
   traced,
 } from './errors.js';
 import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
+import { DEFAULT_RECHECK_INTERVAL_MS, Recheck } from './recheck.js';
 import { jsonEqual } from './policy-document.js';
 import type { ResourceManager } from './resource.js';
 
@@ -96,6 +97,8 @@ export interface StateMachineManagerOptions {
   now?: () => number;
   /** See the module comment; default ROLE_PROPAGATION_WINDOW_MS. */
   rolePropagationWindowMs?: number;
+  /** How long owner tags are trusted without reading them again; default one hour. */
+  recheckIntervalMs?: number;
 }
 
 /** Logging settings with Step Functions' defaults filled in, for comparison. */
@@ -126,6 +129,8 @@ export class StateMachineManager implements ResourceManager<
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
   private readonly rolePropagationWindowMs: number;
+  /** Owner tags per state machine ARN and creation time (see Recheck). */
+  private readonly knownTags: Recheck<Record<string, string>>;
 
   constructor(
     private readonly sfn: SFNClient,
@@ -135,6 +140,10 @@ export class StateMachineManager implements ResourceManager<
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.rolePropagationWindowMs = options.rolePropagationWindowMs ?? ROLE_PROPAGATION_WINDOW_MS;
+    this.knownTags = new Recheck(
+      options.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS,
+      this.now,
+    );
   }
 
   /** The ARN a state machine of this name has (or will have) in the operator's account. */
@@ -159,7 +168,8 @@ export class StateMachineManager implements ResourceManager<
       throw err;
     }
 
-    const tags = await this.tags(arn);
+    const created = described.creationDate?.toISOString() ?? '';
+    const tags = await this.knownTags.through(`${arn}@${created}`, () => this.tags(arn));
     const ownerUid = tags[TAG_KEYS.uid];
     if (ownerUid !== undefined && ownerUid !== owner.uid) {
       const ns = tags[TAG_KEYS.namespace];
@@ -241,6 +251,7 @@ export class StateMachineManager implements ResourceManager<
       );
     }
     if (changes.includes('tags')) {
+      this.knownTags.forget(`${current.arn}@`);
       await traced(this.logger, 'TagResource', () =>
         this.sfn.send(
           new TagResourceCommand({ resourceArn: current.arn, tags: this.tagList(owner) }),

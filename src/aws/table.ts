@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { DELETION_POLICIES, KEY_TYPES } from '../api/downloader-spec.js';
 import { RequeueAfter, TerminalError } from '../errors.js';
 import { isConflict, isNotFound, traced } from './errors.js';
+import { DEFAULT_RECHECK_INTERVAL_MS, Recheck } from './recheck.js';
 import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
 import type { ResourceManager } from './resource.js';
 
@@ -151,11 +152,15 @@ export class TableManager implements ResourceManager<TableDesired, TableObserved
   readonly kind = 'Table';
   private readonly logger: Logger | undefined;
 
+  /** Owner tags per table ARN and creation time (see Recheck). */
+  private readonly knownTags: Recheck<Record<string, string>>;
+
   constructor(
     private readonly dynamodb: DynamoDBClient,
-    options: { logger?: Logger } = {},
+    options: { logger?: Logger; recheckIntervalMs?: number } = {},
   ) {
     this.logger = options.logger;
+    this.knownTags = new Recheck(options.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
   }
 
   /** Reads the table and checks it may be used (see the module comment); undefined if absent. */
@@ -182,7 +187,9 @@ export class TableManager implements ResourceManager<TableDesired, TableObserved
     }
     if (!table?.TableArn) return undefined;
 
-    const tags = await this.tags(table.TableArn);
+    const arn = table.TableArn;
+    const created = table.CreationDateTime?.toISOString() ?? '';
+    const tags = await this.knownTags.through(`${arn}@${created}`, () => this.tags(arn));
     return this.toObserved(owner, desired, table, tags);
   }
 

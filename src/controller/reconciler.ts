@@ -62,7 +62,7 @@ export interface ReconcilerDeps {
   onExecutionSeen?: (status: string) => void;
   /**
    * The execution status events consumer: while it is active, ListExecutions is read once per
-   * resync (a safety net for lost events) instead of every execution poll interval.
+   * recheck interval (a safety net for lost events) instead of every execution poll interval.
    */
   executionEvents?: { active(): boolean };
   /** Serializes status writes with the events consumer's (see ExecutionLedger). */
@@ -285,8 +285,8 @@ export class DownloaderReconciler {
   /**
    * Reads the last execution of a STANDARD workflow and reports a failed one as a condition and
    * an Event. Without events, at most once per execution poll interval, and every 5 s while one
-   * runs. With events (which bring each status change), at most once per resync interval, as a
-   * safety net for lost events; the first read of a Downloader comes between half and one
+   * runs. With events (which bring each status change), at most once per recheck interval (or
+   * resync interval, if longer), as a safety net for lost events; the first read of a Downloader comes between half and one
    * interval after the operator first sees it, at a point fixed by its key, so that a restart
    * does not read every Downloader at once. EXPRESS workflows have no execution history to read
    * (ListExecutions does not support them).
@@ -300,10 +300,10 @@ export class DownloaderReconciler {
   ): Promise<void> {
     const arn = run.status.resources?.stateMachineArn;
     if (!arn || downloader.spec.workflow.type !== 'STANDARD') return;
-    const { executionPollIntervalMs, resyncIntervalMs } = this.deps.config;
+    const { executionPollIntervalMs, resyncIntervalMs, recheckIntervalMs } = this.deps.config;
     const events = this.eventsActive();
     const intervalMs = events
-      ? Math.max(resyncIntervalMs, executionPollIntervalMs)
+      ? Math.max(resyncIntervalMs, executionPollIntervalMs, recheckIntervalMs)
       : executionPollIntervalMs;
     const now = this.deps.now().getTime();
     let last = this.lastExecutionPoll.get(key);
