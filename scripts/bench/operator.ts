@@ -54,6 +54,9 @@ export interface RunningOperator {
  * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free
  * port; resolves once /metrics answers.
  */
+/** The Node.js options the image runs the operator with (the Dockerfile's NODE_OPTIONS). */
+export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=2';
+
 export async function startOperator(
   main: string,
   args: string[],
@@ -67,7 +70,10 @@ export async function startOperator(
   const child: ChildProcess = spawn(
     process.execPath,
     [main, '--metrics-address', `127.0.0.1:${port}`, ...args],
-    { env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'info', NODE_OPTIONS: IMAGE_NODE_OPTIONS },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const pid = child.pid ?? 0;
   const waiters: Array<{ message: string; resolve: (at: number) => void }> = [];
