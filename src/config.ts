@@ -19,6 +19,7 @@ export interface OperatorConfig {
   /** How often a STANDARD workflow's last execution is read back. */
   executionPollIntervalMs: number;
   recheckIntervalMs: number;
+  watchTimeoutS: number;
   /**
    * Whether execution status comes from Step Functions' EventBridge events through an SQS queue
    * (then ListExecutions is read only once per resync, as a safety net), instead of polling.
@@ -98,6 +99,14 @@ export const OPTIONS = {
     flag: 'resync-interval',
     env: 'RESYNC_INTERVAL_S',
     description: 'seconds between drift-correcting reconciles of each Downloader',
+    default: '300',
+  },
+  watchTimeoutS: {
+    flag: 'watch-timeout',
+    env: 'WATCH_TIMEOUT_S',
+    description:
+      'seconds the API server keeps a watch open before the operator watches again; a watch ' +
+      'silent 15 s longer is taken for dead (a network partition) and listed again',
     default: '300',
   },
   recheckIntervalS: {
@@ -306,6 +315,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     resyncIntervalMs: seconds('resyncIntervalS'),
     executionPollIntervalMs: seconds('executionPollIntervalS'),
     recheckIntervalMs: seconds('recheckIntervalS'),
+    watchTimeoutS: Math.max(1, Math.round(seconds('watchTimeoutS') / 1000)),
     executionEvents: bool('executionEvents'),
     executionEventsQueue,
     concurrency,

@@ -52,8 +52,9 @@ export class Controller implements SecretReader {
     this.queue = queue ?? new WorkQueue();
     const namespaces = config.namespaces.length > 0 ? config.namespaces : [undefined];
     for (const namespace of namespaces) {
-      this.downloaders.push(downloaderInformer(kube, namespace, config.labelSelector));
-      this.secrets.push(secretInformer(kube, namespace));
+      const timeout = config.watchTimeoutS;
+      this.downloaders.push(downloaderInformer(kube, namespace, config.labelSelector, timeout));
+      this.secrets.push(secretInformer(kube, namespace, timeout));
     }
   }
 

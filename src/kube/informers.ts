@@ -1,7 +1,5 @@
 import {
   ListWatch,
-  makeInformer,
-  Watch,
   type Informer,
   type KubernetesObject,
   type ObjectCache,
@@ -9,6 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type Downloader } from '../api/downloader.js';
+import { BoundedWatch, DEFAULT_WATCH_TIMEOUT_S } from './bounded-watch.js';
 import type { KubeClients } from './clients.js';
 
 /** Delay before an informer whose watch failed lists and watches again. */
@@ -71,6 +70,7 @@ export function downloaderInformer(
   kube: KubeClients,
   namespace: string | undefined,
   labelSelector: string | undefined,
+  watchTimeoutS: number = DEFAULT_WATCH_TIMEOUT_S,
 ): CachedInformer<Downloader> {
   const path = namespace
     ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`
@@ -92,7 +92,13 @@ export function downloaderInformer(
         });
     return body as { metadata: { resourceVersion?: string }; items: Downloader[] };
   };
-  return makeInformer<Downloader>(kube.config, path, list, labelSelector);
+  return new ListWatch<Downloader>(
+    path,
+    new BoundedWatch(kube.config, watchTimeoutS),
+    list,
+    false,
+    labelSelector,
+  );
 }
 
 /**
@@ -103,6 +109,7 @@ export function downloaderInformer(
 export function secretInformer(
   kube: KubeClients,
   namespace: string | undefined,
+  watchTimeoutS: number = DEFAULT_WATCH_TIMEOUT_S,
 ): CachedInformer<V1Secret> {
   const fieldSelector = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1';
   const base = namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets';
@@ -112,7 +119,7 @@ export function secretInformer(
       : kube.core.listSecretForAllNamespaces({ fieldSelector });
   return new ListWatch<V1Secret>(
     base,
-    new Watch(kube.config),
+    new BoundedWatch(kube.config, watchTimeoutS),
     list,
     false,
     undefined,

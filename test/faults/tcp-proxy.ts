@@ -10,11 +10,15 @@ import net from 'node:net';
  *   from the API server while everybody else (kubectl in the tests) still reaches it;
  * - `blackhole()`: keep connections open but pass no byte either way, as a partition that sends
  *   no reset does, until `unblock()`.
+ * - `freeze()`: the same for the connections open now only; new ones pass. Returns how many
+ *   were frozen. A watch on a frozen connection hears nothing more, and nothing tells it so.
  */
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private mode: 'open' | 'blocked' | 'blackhole' = 'open';
+  /** Sockets that pass nothing more (see freeze). */
+  private readonly frozen = new WeakSet<net.Socket>();
   /** Connections accepted, and refused while blocked. */
   readonly stats = { accepted: 0, refused: 0, cut: 0 };
 
@@ -56,6 +60,16 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.pause();
   }
 
+  freeze(): number {
+    let count = 0;
+    for (const socket of this.sockets) {
+      this.frozen.add(socket);
+      socket.pause();
+      count += 1;
+    }
+    return count / 2;
+  }
+
   unblock(): void {
     if (this.mode === 'blackhole') {
       // A partition that ends leaves the old connections dead: the peers have given up on them.
@@ -83,7 +97,7 @@ export class TcpProxy {
     ] as const) {
       this.sockets.add(from);
       from.on('data', (chunk) => {
-        if (this.mode !== 'blackhole') to.write(chunk);
+        if (this.mode !== 'blackhole' && !this.frozen.has(from)) to.write(chunk);
       });
       from.on('end', () => to.end());
       from.on('error', () => to.destroy());

@@ -7,6 +7,7 @@ apigwInvokeEndpointTemplate: APIGW_INVOKE_ENDPOINT_TEMPLATE
 stageName: STAGE_NAME
 scheduleGroup: SCHEDULE_GROUP
 resyncIntervalS: RESYNC_INTERVAL_S
+watchTimeoutS: WATCH_TIMEOUT_S
 recheckIntervalS: RECHECK_INTERVAL_S
 executionPollIntervalS: EXECUTION_POLL_INTERVAL_S
 executionEvents: EXECUTION_EVENTS

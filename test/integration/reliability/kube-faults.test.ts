@@ -38,6 +38,9 @@ jest.setTimeout(scale(180_000, 1_800_000));
 const CYCLES = scale(1, 5);
 const NAMESPACE = 'relkube';
 
+/** The operator's --watch-timeout here: a silent watch is taken for dead 15 s after it. */
+const WATCH_TIMEOUT_S = 5;
+
 describe('the operator when the Kubernetes API server fails', () => {
   const census = new AwsCensus();
   const revisions = new Map<string, number>();
@@ -59,7 +62,7 @@ describe('the operator when the Kubernetes API server fails', () => {
     namespace = `${NAMESPACE}-${Date.now().toString(36)}`;
     await kubectlOkAsync(['create', 'namespace', namespace], { kubeconfig });
     operator = startOperatorFor(namespace, {
-      env: { KUBECONFIG: kube.kubeconfigVia(proxy.port) },
+      env: { KUBECONFIG: kube.kubeconfigVia(proxy.port), WATCH_TIMEOUT_S: String(WATCH_TIMEOUT_S) },
     });
   }, 180_000);
 
@@ -138,6 +141,20 @@ describe('the operator when the Kubernetes API server fails', () => {
       expect(operator.lines().slice(from).join('\n')).toMatch(
         /watch failed|caches synced|reconcile/,
       );
+    }
+  });
+
+  it('follows changes made after its watch connections went silent without a reset', async () => {
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      const from = operator.lines().length;
+      expect(proxy.freeze()).toBeGreaterThan(0);
+      const start = Date.now();
+      const [first] = alive();
+      await change([fresh()], first ? [first] : [], []);
+      await converged('watch silent');
+      // Seen once the silent watch was taken for dead: its timeout, the grace, a new list.
+      expect(Date.now() - start).toBeLessThan((WATCH_TIMEOUT_S + 15 + 30) * 1000);
+      expect(operator.lines().slice(from).join('\n')).toMatch(/watch failed/);
     }
   });
 
