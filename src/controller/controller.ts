@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Downloader } from '../api/downloader.js';
+import { FINALIZER, type Downloader } from '../api/downloader.js';
 import type { OperatorConfig } from '../config.js';
 import type { KubeClients } from '../kube/clients.js';
 import {
@@ -16,12 +16,17 @@ import type { DownloaderReconciler } from './reconciler.js';
 import type { SecretReader } from './secrets.js';
 
 /** The parts of a Downloader whose change needs a reconcile; status changes do not. */
+/**
+ * What makes a Downloader worth reconciling again. The operator's own finalizer is left out:
+ * the reconcile that adds it goes on to converge, and the update it causes would only queue a
+ * second, identical reconcile (one taken off by hand comes back at the next resync).
+ */
 function fingerprint(d: Downloader): string {
   return JSON.stringify([
     d.metadata.generation,
     d.metadata.annotations ?? {},
     d.metadata.deletionTimestamp ?? null,
-    d.metadata.finalizers ?? [],
+    (d.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
   ]);
 }
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FINALIZER, RUN_NOW_ANNOTATION, type Downloader } from '../api/downloader.js';
 import type { Condition, DownloaderStatus } from '../api/downloader-status.js';
@@ -381,7 +382,8 @@ export class DownloaderReconciler {
   }
 
   private async writeStatus(downloader: Downloader, status: DownloaderStatus, log: Logger) {
-    if (JSON.stringify(status) === JSON.stringify(downloader.status ?? {})) return;
+    // Compared as JSON values: the API server may give the fields back in another order.
+    if (isDeepStrictEqual(asJson(status), asJson(downloader.status ?? {}))) return;
     const { namespace = '', name = '' } = downloader.metadata;
     // A merge patch would keep the error and cause of a failed execution on a later success.
     const lastExecution = executionPatch(status.lastExecution);
@@ -391,6 +393,11 @@ export class DownloaderReconciler {
     });
     log.debug('wrote status');
   }
+}
+
+/** A value as it reads once written as JSON (undefined fields gone). */
+function asJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
 }
 
 /** A number in [0, 1) fixed by `key`: where in an interval this Downloader's work falls. */
