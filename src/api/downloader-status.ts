@@ -29,6 +29,11 @@ const Resources = Type.Object(
   {
     restApiId: Type.Optional(Type.String({ description: 'API Gateway REST API id of the proxy.' })),
     stageName: Type.Optional(Type.String({ description: 'Stage the state machine invokes.' })),
+    connectionArn: Type.Optional(
+      Type.String({
+        description: 'ARN of the EventBridge connection the HTTP Task authenticates with.',
+      }),
+    ),
     tableArn: Type.Optional(Type.String({ description: 'ARN of the DynamoDB table.' })),
     stateMachineArn: Type.Optional(Type.String({ description: 'ARN of the state machine.' })),
     scheduleArn: Type.Optional(Type.String({ description: 'ARN of the schedule.' })),
