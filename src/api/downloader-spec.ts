@@ -295,16 +295,18 @@ const Source = Type.Object(
     ),
     auth: Type.Optional(Auth),
     pagination: Type.Optional(Pagination),
-    transport: StringEnum(TRANSPORTS, {
-      description:
-        'How the state machine calls the source. ApiGateway (default): through an API Gateway ' +
-        'REST API the operator keeps as a proxy (apigateway:invoke). HttpTask: directly with ' +
-        'the Step Functions HTTP Task (http:invoke) and an EventBridge connection the operator ' +
-        'keeps with the credential of auth; no API Gateway. AWS calls only https sources with ' +
-        'HttpTask, and sends each query parameter once: a repeated one in source.path is ' +
-        'refused.',
-      default: 'ApiGateway',
-    }),
+    transport: Type.Optional(
+      StringEnum(TRANSPORTS, {
+        description:
+          'How the state machine calls the source. ApiGateway (default): through an API Gateway ' +
+          'REST API the operator keeps as a proxy (apigateway:invoke). HttpTask: directly with ' +
+          'the Step Functions HTTP Task (http:invoke) and an EventBridge connection the operator ' +
+          'keeps with the credential of auth; no API Gateway. AWS calls only https sources with ' +
+          'HttpTask, and sends each query parameter once: a repeated one in source.path is ' +
+          'refused.',
+        default: 'ApiGateway',
+      }),
+    ),
   },
   {
     description: 'The third-party HTTP API to download from.',
@@ -646,3 +648,11 @@ export type TableSpec = DownloaderSpec['table'];
 export type PaginationSpec = NonNullable<SourceSpec['pagination']>;
 export type FanOutSpec = NonNullable<DownloaderSpec['fanOut']>;
 export type Transport = (typeof TRANSPORTS)[number];
+
+/**
+ * The transport of a spec. The API server defaults it to ApiGateway; specs built in code (tests,
+ * the bench) may leave it out, which means the same.
+ */
+export function transportOf(spec: Pick<DownloaderSpec, 'source'>): Transport {
+  return spec.source.transport ?? 'ApiGateway';
+}

@@ -15,12 +15,14 @@ import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js
 import { itemTemplate } from './item-mapping.js';
 import { underRoot, type PathScope } from './request-context.js';
 import {
-  DOWNLOAD_RETRY,
   DOWNLOAD_TIMEOUT_SECONDS,
   PERSIST_RETRY,
   PERSIST_TIMEOUT_SECONDS,
   copyRetriers,
   downloadParameters,
+  downloadResource,
+  downloadRetry,
+  transportParameters,
   type DefinitionInput,
 } from './tasks.js';
 
@@ -482,11 +484,11 @@ class MultiRequestStates {
       : { ResultPath: '$.response' };
     return {
       Type: 'Task',
-      Resource: `arn:${this.partition}:states:::apigateway:invoke`,
-      Parameters: parameters,
+      Resource: downloadResource(this.input),
+      Parameters: transportParameters(this.input, parameters),
       ...placementFields,
       TimeoutSeconds: DOWNLOAD_TIMEOUT_SECONDS,
-      Retry: copyRetriers(DOWNLOAD_RETRY),
+      Retry: downloadRetry(this.input),
       Next: next,
     };
   }
