@@ -72,9 +72,12 @@ const CostEstimate = Type.Object(
     breakdown: Type.Object(
       {
         stepFunctions: Usd('State transitions (STANDARD) or requests and duration (EXPRESS)'),
-        apiGateway: Usd('Requests through the proxy'),
+        apiGateway: Usd('Requests through the proxy (0 with HttpTask)'),
         dynamodb: Usd('Item writes (on-demand)'),
         scheduler: Usd('Schedule invocations'),
+        connection: Type.Optional(
+          Usd('The Secrets Manager secret behind the EventBridge connection (HttpTask)'),
+        ),
       },
       { description: 'The estimate by service.' },
     ),
