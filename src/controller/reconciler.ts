@@ -271,7 +271,7 @@ export class DownloaderReconciler {
     run.resources({ connectionArn });
     run.ok(
       CONDITION_TYPES.proxy,
-      `Connection ${connectionName(downloader)} authenticates HTTP Task requests to ` +
+      `Connection ${connectionName(ownerOf(downloader))} authenticates HTTP Task requests to ` +
         downloader.spec.source.url,
     );
     return { connectionArn };

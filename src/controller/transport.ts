@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Downloader } from '../api/downloader.js';
 import { transportOf } from '../api/downloader-spec.js';
 import { NO_CREDENTIAL_HEADER, type ConnectionDesired } from '../aws/connection.js';
-import { resourceName } from '../aws/owner.js';
+import { resourceName, type Owner } from '../aws/owner.js';
 import type { OperatorConfig } from '../config.js';
 import type { EventRecorder } from '../kube/events.js';
 import { stateMachineArn } from '../workflow/arn.js';
@@ -24,8 +24,8 @@ import { ensureResource, removeResource } from './pipeline.js';
  */
 
 /** The name of a Downloader's connection (EventBridge: 64 characters, [.\-_A-Za-z0-9]). */
-export function connectionName(downloader: Downloader): string {
-  return resourceName(ownerOf(downloader), 'conn', 64, /[^A-Za-z0-9_.-]/g);
+export function connectionName(owner: Owner): string {
+  return resourceName(owner, 'conn', 64, /[^A-Za-z0-9_.-]/g);
 }
 
 /** The source URL the HTTP Task requests paths below, without a trailing slash. */
@@ -43,7 +43,7 @@ export function connectionDesired(
   authValue: string | undefined,
 ): ConnectionDesired {
   const auth = downloader.spec.source.auth;
-  const name = connectionName(downloader);
+  const name = connectionName(ownerOf(downloader));
   if (!auth) return { name, ...NO_CREDENTIAL_HEADER };
   return { name, header: auth.header, value: authValue ?? '' };
 }
@@ -70,6 +70,7 @@ export function httpTaskRoleDesired(
         sourceUrl: httpTaskSourceUrl(downloader),
         method: downloader.spec.source.method,
         connectionArn,
+        connectionName: connectionName(ownerOf(downloader)),
         tableArn,
       }),
     ),

@@ -182,6 +182,8 @@ export interface HttpTaskPolicyInput {
   method: string;
   /** ARN of the EventBridge connection holding the credential. */
   connectionArn: string;
+  /** Name of that connection: EventBridge names its secret `events!connection/<name>/<id>`. */
+  connectionName: string;
   /** ARN of the DynamoDB table items are written to. */
   tableArn: string;
 }
@@ -197,7 +199,8 @@ export const CONNECTION_SECRET_PREFIX = 'events!connection/';
  * workflows", IAM permissions): call HTTP endpoints under the source URL with the one method
  * (states:InvokeHTTPEndpoint, on its own state machine, with conditions on the endpoint and
  * method), read the credentials of the one connection (events:RetrieveConnectionCredentials),
- * read the secret EventBridge keeps them in (whose name EventBridge chooses, hence the prefix),
+ * read the secret EventBridge keeps them in (named after the connection, with an id EventBridge
+ * chooses, hence the wildcard),
  * and put items into the one table.
  */
 export function httpTaskStateMachinePolicy(input: HttpTaskPolicyInput): PolicyDocument {
@@ -224,7 +227,9 @@ export function httpTaskStateMachinePolicy(input: HttpTaskPolicyInput): PolicyDo
         Sid: 'ReadConnectionSecret',
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        Resource: `arn:${input.partition}:secretsmanager:*:*:secret:${CONNECTION_SECRET_PREFIX}*`,
+        Resource:
+          `arn:${input.partition}:secretsmanager:*:*:secret:` +
+          `${CONNECTION_SECRET_PREFIX}${input.connectionName}/*`,
       },
       {
         Sid: 'PutDownloadedItem',
