@@ -20,6 +20,8 @@ This module:
   ``Authorization`` header taken from moto's events backend (not from a Secrets Manager secret),
   over plain http as well as https; output and error names as on AWS. The cause of a status
   error is the response (status, headers, body) as JSON;
+- accepts ``States.Http.*`` error names in ``ErrorEquals`` (moto refuses every custom name
+  starting with ``States.``);
 - makes ``DescribeConnection`` leave out ``ApiKeyValue``, ``Password`` and ``ClientSecret`` and
   report ``LastModifiedTime`` (set on create and on every update), as AWS does.
 
@@ -301,6 +303,26 @@ def _install_connections() -> None:
     backend_class.update_connection = update_connection
 
 
+#: Error names Step Functions itself reports under ``States.``, besides the built-in ones.
+SERVICE_STATES_ERROR_PREFIX = "States.Http."
+
+
+def _install_error_names() -> None:
+    """Lets ErrorEquals (and failures) name ``States.Http.*`` errors, which moto refuses as
+    custom names starting with ``States.``, though Step Functions reports them."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    original = CustomErrorName.__init__
+
+    def __init__(self: Any, error_name: str | None) -> None:
+        if error_name is not None and error_name.startswith(SERVICE_STATES_ERROR_PREFIX):
+            ErrorName.__init__(self, error_name=error_name)
+            return
+        original(self, error_name)
+
+    CustomErrorName.__init__ = __init__
+
+
 def install() -> None:
     """Adds the http:invoke task and AWS's DescribeConnection to moto."""
     original = state_task_factory.state_task_service_for
@@ -311,4 +333,5 @@ def install() -> None:
         return original(service_name)
 
     state_task_factory.state_task_service_for = state_task_service_for
+    _install_error_names()
     _install_connections()
