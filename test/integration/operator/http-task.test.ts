@@ -220,6 +220,22 @@ describe('a Downloader with transport HttpTask', () => {
     expect(await aws.tableNames()).toContain(table);
   });
 
+  it('gives a Downloader without auth a connection with a harmless header, and runs it', async () => {
+    const open = eveExample('open', `${table}-open`);
+    open.spec.source.transport = 'HttpTask';
+    apply(namespace, open);
+    const ready = await eventually('Ready', () => readyDownloader(namespace, 'open'), 90_000);
+    const described = await connection(ready.status?.resources?.connectionArn);
+    expect(described?.AuthParameters?.ApiKeyAuthParameters?.ApiKeyName).toBe(
+      'X-Downloader-Operator',
+    );
+    expect((await runNow(namespace, 'open', 'one')).status?.lastExecution?.status).toBe(
+      'SUCCEEDED',
+    );
+    kubectlOk(['delete', 'downloader', 'open', '-n', namespace, '--wait=true']);
+    expect(await connection(ready.status?.resources?.connectionArn)).toBeUndefined();
+  });
+
   it('never logs the secret value, at debug level either', () => {
     const leaked = operator
       .lines()
