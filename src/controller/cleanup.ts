@@ -27,7 +27,7 @@ export interface CleanupDeps {
 
 /**
  * Deletes what the operator created for a Downloader, dependents first (schedule before the
- * state machine it starts, state machine before the proxy or connection it uses), so no run starts against a
+ * state machine it starts, state machine before the proxy it calls), so no run starts against a
  * half-deleted pipeline. Each resource is looked up again, so a cleanup interrupted by a crash
  * resumes where it stopped; absent resources count as deleted. A resource that turns out to be
  * another Downloader's (a TerminalError from observe) is left alone. The table is deleted only
@@ -75,7 +75,8 @@ export async function cleanUp(downloader: Downloader, deps: CleanupDeps): Promis
             context,
           ),
     () => removeResource(aws.proxy, owner, proxyDesired(downloader, config, undefined), context),
-    // Looked up whatever the transport: it may have been switched since the connection was made.
+    // The HttpTask transport's connection, after the state machine that used it. Looked up
+    // whatever the transport: it may have been switched since the connection was made.
     () => removeResource(aws.connection, owner, connectionDesired(downloader, ''), context),
     () => cleanUpTable(downloader, deps),
   ];

@@ -215,7 +215,8 @@ export function transportParameters(
     result['ApiEndpoint.$'] =
       `States.Format('${formatTemplate(target.sourceUrl)}{}', ${pathExpression})`;
   } else {
-    result.ApiEndpoint = `${target.sourceUrl}${typeof parameters.Path === 'string' ? parameters.Path : ''}`;
+    const path = typeof parameters.Path === 'string' ? parameters.Path : '';
+    result.ApiEndpoint = `${target.sourceUrl}${path}`;
   }
   result.Method = parameters.Method ?? 'GET';
   result.Authentication = { ConnectionArn: target.connectionArn };

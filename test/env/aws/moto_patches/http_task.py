@@ -183,13 +183,19 @@ def call(parameters: dict[str, Any]) -> GatewayResponse:
     endpoint = str(parameters.get("ApiEndpoint", ""))
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HttpTaskParametersInvalid(f"The value of the field 'ApiEndpoint' is not a URL: {endpoint}")
+        raise HttpTaskParametersInvalid(
+            f"The value of the field 'ApiEndpoint' is not a URL: {endpoint}"
+        )
     authentication = parameters.get("Authentication") or {}
-    connection_arn = authentication.get("ConnectionArn") if isinstance(authentication, dict) else None
+    connection_arn = (
+        authentication.get("ConnectionArn") if isinstance(authentication, dict) else None
+    )
     if not connection_arn:
         raise HttpTaskParametersInvalid("The field 'Authentication.ConnectionArn' is required")
 
-    headers = [(str(k), _single("Headers", k, v)) for k, v in (parameters.get("Headers") or {}).items()]
+    headers = [
+        (str(k), _single("Headers", k, v)) for k, v in (parameters.get("Headers") or {}).items()
+    ]
     query = [
         (str(k), _single("QueryParameters", k, v))
         for k, v in (parameters.get("QueryParameters") or {}).items()
@@ -202,7 +208,8 @@ def call(parameters: dict[str, Any]) -> GatewayResponse:
     body = b""
     if parameters.get("RequestBody") is not None:
         request_body = parameters["RequestBody"]
-        body = (request_body if isinstance(request_body, str) else json.dumps(request_body)).encode()
+        text = request_body if isinstance(request_body, str) else json.dumps(request_body)
+        body = text.encode()
         if not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", "application/json"))
 
