@@ -12,6 +12,8 @@ import type {
   Transition,
 } from './asl.js';
 import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js';
+// The transport's task (apigateway:invoke or the HTTP Task), apart from the shared parameters.
+import { downloadResource, downloadRetry, transportParameters } from './tasks.js';
 import { itemTemplate } from './item-mapping.js';
 import { underRoot, type PathScope } from './request-context.js';
 import {
@@ -20,9 +22,6 @@ import {
   PERSIST_TIMEOUT_SECONDS,
   copyRetriers,
   downloadParameters,
-  downloadResource,
-  downloadRetry,
-  transportParameters,
   type DefinitionInput,
 } from './tasks.js';
 
