@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run demo`: the operator end to end on the local cloud. Brings the cloud up, starts the
 # operator, applies the article's EVE Online Downloader against the stand-in API, waits until it
-# is Ready, runs it once at once (run-now) and lets the schedule run it every minute, and shows
+# is Ready, runs it once at once (run-now), does the same for the HttpTask example (no API
+# Gateway: an EventBridge connection holds the token), lets the schedule run it every minute, and shows
 # what a user wants to see: status, AWS resources, rows in the table. Runs until Ctrl-C, or for
 # --duration SECONDS, then deletes the Downloader and stops everything.
 set -euo pipefail
@@ -23,7 +24,8 @@ cleanup() {
   trap - EXIT INT TERM
   step "cleaning up"
   if [[ -n "${KUBECONFIG:-}" ]]; then
-    kubectl delete -n demo downloader eve-player-count --wait=true --timeout=60s >/dev/null 2>&1 || true
+    kubectl delete -n demo downloader eve-player-count status-direct --wait=true --timeout=60s \
+      >/dev/null 2>&1 || true
   fi
   bash test/env/cloud-down.sh
 }
@@ -66,6 +68,21 @@ kubectl get events -n demo --field-selector involvedObject.name=eve-player-count
 
 step "the AWS resources the operator made, and the rows in the table"
 npx tsx scripts/show-aws.ts demo eve-player-count
+
+step "the same source without API Gateway: examples/http-task.yaml (transport HttpTask)"
+# Pointed at the stand-in API's bearer-token endpoint, with its token in the Secret.
+sed -e "s#url: https://api.example.com#url: $UPSTREAM_URL#" \
+  -e "s#token: replace-me#token: ${UPSTREAM_TOKEN:-local-test-token}#" examples/http-task.yaml |
+  kubectl apply -n demo -f -
+kubectl wait -n demo --for=condition=Ready downloader/status-direct --timeout=120s
+kubectl annotate -n demo downloader/status-direct --overwrite "downloader.dev/run-now=$(date +%s)"
+for _ in $(seq 1 60); do
+  status="$(kubectl get -n demo dl status-direct -o jsonpath='{.status.lastExecution.status}')"
+  [[ "$status" == SUCCEEDED || "$status" == FAILED ]] && break
+  sleep 2
+done
+echo "last execution through the HTTP Task: ${status:-none yet}"
+kubectl get -n demo dl status-direct -o jsonpath='{.status.resources}' | python3 -m json.tool
 
 step "the schedule runs it every minute; rows keep arriving (Ctrl-C to stop)"
 started=$SECONDS

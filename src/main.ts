@@ -5,6 +5,7 @@ import { createAwsClients } from './aws/clients.js';
 import { loadAwsContext } from './aws/context.js';
 import { AwsPacer } from './aws/pacing.js';
 import { ExecutionEventQueue, ExecutionEventsInfrastructure } from './aws/execution-events.js';
+import { ConnectionManager } from './aws/connection.js';
 import { ExecutionReader } from './aws/executions.js';
 import { ProxyManager } from './aws/proxy.js';
 import { RoleManager } from './aws/roles.js';
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   pacer.instrument(clients.iam, 'iam');
   pacer.instrument(clients.scheduler, 'scheduler');
   pacer.instrument(clients.sfn, 'states');
+  pacer.instrument(clients.eventBridge, 'events');
   const region = await clients.sfn.config.region();
   const context = await loadAwsContext(clients.sts, region, {
     onRetry: (err, delayMs) =>
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
       }),
       schedule: new ScheduleManager(clients.scheduler, { logger: log }),
       executions: new ExecutionReader(clients.sfn),
+      connection: new ConnectionManager(clients.eventBridge, { logger: log }),
     },
     downloaders: new DownloaderClient(kube),
     secrets: { get: (namespace, name) => secretCache.controller?.get(namespace, name) },

@@ -4,6 +4,7 @@ import type { Downloader } from '../../src/api/downloader.js';
 import type { DownloaderStatus } from '../../src/api/downloader-status.js';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { loadAwsContext } from '../../src/aws/context.js';
+import { ConnectionManager } from '../../src/aws/connection.js';
 import { ExecutionReader } from '../../src/aws/executions.js';
 import { ProxyManager } from '../../src/aws/proxy.js';
 import { RoleManager } from '../../src/aws/roles.js';
@@ -99,6 +100,7 @@ export async function runFloor(
       stateMachine: new StateMachineManager(clients.sfn, location, { logger }),
       schedule: new ScheduleManager(clients.scheduler, { logger }),
       executions: new ExecutionReader(clients.sfn),
+      connection: new ConnectionManager(clients.eventBridge, { logger: logger }),
     },
     downloaders: memory as unknown as DownloaderClient,
     secrets: { get: () => undefined },

@@ -25,6 +25,12 @@ export function normalizeItemType(key: string): string {
 }
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
 export const WORKFLOW_TYPES = ['STANDARD', 'EXPRESS'] as const;
+/**
+ * How the state machine reaches the source: through an API Gateway REST API proxy
+ * (`apigateway:invoke`), or directly with the Step Functions HTTP Task (`http:invoke`) and an
+ * EventBridge connection holding the credential.
+ */
+export const TRANSPORTS = ['ApiGateway', 'HttpTask'] as const;
 /** How a paged source says how many pages there are, or where the next one is. */
 export const PAGINATION_TYPES = ['PageNumber', 'NextLink'] as const;
 /** Upper bound of pagination.maxPages: States.ArrayRange makes arrays of at most 1000 items. */
@@ -99,9 +105,10 @@ const Auth = Type.Object(
     secretRef: SecretKeyRef,
     header: Type.String({
       description:
-        'Header the proxy sets from the Secret on every request to the source. The value is ' +
-        'mapped in the API Gateway integration, so it never appears in the state machine, its ' +
-        'input or its execution history.',
+        'Header set from the Secret on every request to the source. The value is mapped in the ' +
+        'API Gateway integration (transport ApiGateway) or held by the EventBridge connection ' +
+        '(transport HttpTask), so it never appears in the state machine, its input or its ' +
+        'execution history.',
       default: 'Authorization',
       maxLength: 128,
       pattern: HEADER_NAME,
@@ -288,6 +295,18 @@ const Source = Type.Object(
     ),
     auth: Type.Optional(Auth),
     pagination: Type.Optional(Pagination),
+    transport: Type.Optional(
+      StringEnum(TRANSPORTS, {
+        description:
+          'How the state machine calls the source. ApiGateway (default): through an API Gateway ' +
+          'REST API the operator keeps as a proxy (apigateway:invoke). HttpTask: directly with ' +
+          'the Step Functions HTTP Task (http:invoke) and an EventBridge connection the operator ' +
+          'keeps with the credential of auth; no API Gateway. AWS calls only https sources with ' +
+          'HttpTask, and sends each query parameter once: a repeated one in source.path is ' +
+          'refused.',
+        default: 'ApiGateway',
+      }),
+    ),
   },
   {
     description: 'The third-party HTTP API to download from.',
@@ -628,3 +647,12 @@ export type SourceSpec = DownloaderSpec['source'];
 export type TableSpec = DownloaderSpec['table'];
 export type PaginationSpec = NonNullable<SourceSpec['pagination']>;
 export type FanOutSpec = NonNullable<DownloaderSpec['fanOut']>;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/**
+ * The transport of a spec. The API server defaults it to ApiGateway; specs built in code (tests,
+ * the bench) may leave it out, which means the same.
+ */
+export function transportOf(spec: Pick<DownloaderSpec, 'source'>): Transport {
+  return spec.source.transport ?? 'ApiGateway';
+}

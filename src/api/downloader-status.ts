@@ -29,6 +29,11 @@ const Resources = Type.Object(
   {
     restApiId: Type.Optional(Type.String({ description: 'API Gateway REST API id of the proxy.' })),
     stageName: Type.Optional(Type.String({ description: 'Stage the state machine invokes.' })),
+    connectionArn: Type.Optional(
+      Type.String({
+        description: 'ARN of the EventBridge connection the HTTP Task authenticates with.',
+      }),
+    ),
     tableArn: Type.Optional(Type.String({ description: 'ARN of the DynamoDB table.' })),
     stateMachineArn: Type.Optional(Type.String({ description: 'ARN of the state machine.' })),
     scheduleArn: Type.Optional(Type.String({ description: 'ARN of the schedule.' })),
@@ -67,9 +72,12 @@ const CostEstimate = Type.Object(
     breakdown: Type.Object(
       {
         stepFunctions: Usd('State transitions (STANDARD) or requests and duration (EXPRESS)'),
-        apiGateway: Usd('Requests through the proxy'),
+        apiGateway: Usd('Requests through the proxy (0 with HttpTask)'),
         dynamodb: Usd('Item writes (on-demand)'),
         scheduler: Usd('Schedule invocations'),
+        connection: Type.Optional(
+          Usd('The Secrets Manager secret behind the EventBridge connection (HttpTask)'),
+        ),
       },
       { description: 'The estimate by service.' },
     ),

@@ -72,6 +72,7 @@ const CONFLICT_NAMES = new Set([
   'StateMachineAlreadyExists',
   'ExecutionAlreadyExists',
   'ActivityAlreadyExists',
+  'ResourceAlreadyExistsException', // EventBridge: a connection of that name exists
 ]);
 
 const TRANSIENT_NAMES = new Set([

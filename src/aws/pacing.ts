@@ -46,6 +46,9 @@ const rate = (ratePerSecond: number, burst: number): RateLimit => ({ ratePerSeco
  * - DynamoDB: the control plane is throttled at 2,500 requests/s; the tag operations are
  *   documented at 10/s (ListTagsOfResource) and 5/s (TagResource, UntagResource). CreateTable and
  *   DeleteTable are limited by concurrency (500 tables changing at once), not by rate.
+ * - EventBridge connections (HttpTask Downloaders): no per-action quota for the connection
+ *   operations could be checked here, so 5/s for writes and 20/s for DescribeConnection are
+ *   conservative assumptions, to be raised with --aws-rate-limits.
  * - IAM publishes no request rates; 10/s with a burst of 20, for the whole account, is a
  *   conservative assumption, to be raised with --aws-rate-limits where IAM allows more.
  */
@@ -84,6 +87,11 @@ export const AWS_DEFAULT_RATE_LIMITS: RateLimits = {
   'dynamodb:ListTagsOfResource': rate(10, 10),
   'dynamodb:TagResource': rate(5, 5),
   'dynamodb:UntagResource': rate(5, 5),
+
+  'events:CreateConnection': rate(5, 5),
+  'events:UpdateConnection': rate(5, 5),
+  'events:DeleteConnection': rate(5, 5),
+  'events:DescribeConnection': rate(20, 20),
 
   'iam:*': rate(10, 20),
 };

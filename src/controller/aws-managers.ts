@@ -1,3 +1,4 @@
+import type { ConnectionManager } from '../aws/connection.js';
 import type { ExecutionReader } from '../aws/executions.js';
 import type { ProxyManager } from '../aws/proxy.js';
 import type { RoleManager } from '../aws/roles.js';
@@ -13,4 +14,6 @@ export interface AwsManagers {
   stateMachine: StateMachineManager;
   schedule: ScheduleManager;
   executions: ExecutionReader;
+  /** EventBridge connections of Downloaders with transport HttpTask. */
+  connection: ConnectionManager;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { connectionDesired } from './transport.js';
 import type { Downloader } from '../api/downloader.js';
 import { isTerminal } from '../errors.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -75,6 +76,9 @@ export async function cleanUp(downloader: Downloader, deps: CleanupDeps): Promis
           ),
     () => removeResource(aws.proxy, owner, proxyDesired(downloader, config, undefined), context),
     () => cleanUpTable(downloader, deps),
+    // The HttpTask transport's connection, after the state machine that used it. Looked up
+    // whatever the transport: it may have been switched since the connection was made.
+    () => removeResource(aws.connection, owner, connectionDesired(downloader, ''), context),
   ];
   for (const step of steps) {
     try {

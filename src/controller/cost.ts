@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { DownloaderSpec } from '../api/downloader-spec.js';
+import { transportOf, type DownloaderSpec } from '../api/downloader-spec.js';
 
 /**
  * An estimate of what one Downloader's pipeline costs a month, from its schedule and workflow
@@ -21,6 +21,11 @@ export interface Prices {
   dynamodbWrite: number;
   /** EventBridge Scheduler, per invocation. */
   schedulerInvocation: number;
+  /**
+   * Secrets Manager, per secret and month: the secret EventBridge keeps an HttpTask
+   * Downloader's connection credential in.
+   */
+  secretsManagerSecret: number;
   /** Assumed duration of one EXPRESS execution, in seconds. */
   expressSecondsPerRun: number;
 }
@@ -32,6 +37,7 @@ export const DEFAULT_PRICES: Prices = {
   apiGatewayRequest: 3.5 / 1_000_000,
   dynamodbWrite: 0.625 / 1_000_000,
   schedulerInvocation: 1.0 / 1_000_000,
+  secretsManagerSecret: 0.4,
   expressSecondsPerRun: 1,
 };
 
@@ -110,7 +116,14 @@ function fieldCount(field: string, min: number, max: number): number {
 export interface CostEstimate {
   monthlyUsd: string;
   runsPerMonth: number;
-  breakdown: { stepFunctions: string; apiGateway: string; dynamodb: string; scheduler: string };
+  breakdown: {
+    stepFunctions: string;
+    apiGateway: string;
+    dynamodb: string;
+    scheduler: string;
+    /** HttpTask only: the connection's secret. */
+    connection?: string;
+  };
 }
 
 /**
@@ -129,18 +142,24 @@ export function estimateMonthlyCost(
     spec.workflow.type === 'EXPRESS'
       ? runs * (prices.expressRequest + expressGbSeconds * prices.expressGbSecond)
       : runs * transitionsPerRun * prices.standardTransition;
-  const apiGateway = runs * prices.apiGatewayRequest;
+  // The HTTP Task calls the source itself: no API Gateway request; it bills as a state
+  // transition like any task. Its connection keeps the credential in a Secrets Manager secret,
+  // billed per month whether or not it runs.
+  const httpTask = transportOf(spec) === 'HttpTask';
+  const apiGateway = httpTask ? 0 : runs * prices.apiGatewayRequest;
+  const connection = httpTask ? prices.secretsManagerSecret : 0;
   const dynamodb = runs * prices.dynamodbWrite;
   const scheduler = runs * prices.schedulerInvocation;
   const usd = (value: number) => value.toFixed(2);
   return {
-    monthlyUsd: usd(stepFunctions + apiGateway + dynamodb + scheduler),
+    monthlyUsd: usd(stepFunctions + apiGateway + dynamodb + scheduler + connection),
     runsPerMonth: Math.round(runs),
     breakdown: {
       stepFunctions: usd(stepFunctions),
       apiGateway: usd(apiGateway),
       dynamodb: usd(dynamodb),
       scheduler: usd(scheduler),
+      ...(httpTask ? { connection: usd(connection) } : {}),
     },
   };
 }

@@ -108,14 +108,23 @@ export function schedulerRoleDesired(
   };
 }
 
+/**
+ * The state machine. `connectionArn` (transport HttpTask) makes its download an HTTP Task
+ * authenticated by that connection; `restApiId` is then unused.
+ */
 export function stateMachineDesired(
   downloader: Downloader,
   location: AwsLocation,
   config: OperatorConfig,
   restApiId: string,
   roleArn: string,
+  connectionArn?: string,
 ) {
   const owner = ownerOf(downloader);
+  const httpTask =
+    connectionArn === undefined
+      ? undefined
+      : { sourceUrl: downloader.spec.source.url.replace(/\/+$/, ''), connectionArn };
   const definition = buildDefinition({
     namespace: owner.namespace,
     name: owner.name,
@@ -125,6 +134,7 @@ export function stateMachineDesired(
     tableName: downloader.spec.table.name,
     partition: location.partition,
     authType: 'IAM_ROLE',
+    ...(httpTask ? { httpTask } : {}),
   });
   return {
     name: names.stateMachine(owner),

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FINALIZER, RUN_NOW_ANNOTATION, type Downloader } from '../api/downloader.js';
+import { transportOf } from '../api/downloader-spec.js';
 import type { Condition, DownloaderStatus } from '../api/downloader-status.js';
 import type { OperatorConfig } from '../config.js';
 import { isRequeueAfter, isTerminal } from '../errors.js';
@@ -38,6 +39,12 @@ import type { SecretReader } from './secrets.js';
 import { credentialValues, resolveAuthValue } from './secrets.js';
 import { runNowExecutionName } from './run-now.js';
 import { checkSourceHost } from './source-hosts.js';
+import {
+  connectionName,
+  ensureHttpTaskTransport,
+  httpTaskRoleDesired,
+  removeHttpTaskTransport,
+} from './transport.js';
 
 /**
  * What one reconcile decided about when to look again:
@@ -137,14 +144,26 @@ export class DownloaderReconciler {
     try {
       checkSourceHost(downloader.spec.source.url, config.allowedSourceHosts);
       const authValue = await resolveAuthValue(downloader, this.deps.secrets);
-      const proxy = await ensureResource(
-        aws.proxy,
-        owner,
-        proxyDesired(downloader, config, authValue),
-        context,
-      );
-      run.resources({ restApiId: proxy.restApiId, stageName: config.stageName });
-      run.ok(step, `Proxy ${proxy.restApiId} forwards to ${downloader.spec.source.url}`);
+      // Transport HttpTask: a connection instead of the proxy (see transport.ts).
+      const httpTask =
+        transportOf(downloader.spec) === 'HttpTask'
+          ? await this.ensureHttpTask(downloader, run, context, authValue)
+          : undefined;
+      const proxy = httpTask
+        ? { restApiId: '' }
+        : await ensureResource(
+            aws.proxy,
+            owner,
+            proxyDesired(downloader, config, authValue),
+            context,
+          );
+      if (!httpTask) {
+        if (await removeHttpTaskTransport({ ...context, config, aws })) {
+          run.set({ resources: withoutKeys(run.status.resources, ['connectionArn']) });
+        }
+        run.resources({ restApiId: proxy.restApiId, stageName: config.stageName });
+        run.ok(step, `Proxy ${proxy.restApiId} forwards to ${downloader.spec.source.url}`);
+      }
 
       step = CONDITION_TYPES.table;
       const table = await ensureResource(aws.table, owner, tableDesired(downloader), context);
@@ -163,7 +182,9 @@ export class DownloaderReconciler {
         const role = await ensureResource(
           aws.roles,
           owner,
-          stateMachineRoleDesired(downloader, location, config, proxy.restApiId, table.arn),
+          httpTask
+            ? httpTaskRoleDesired(downloader, location, config, httpTask.connectionArn, table.arn)
+            : stateMachineRoleDesired(downloader, location, config, proxy.restApiId, table.arn),
           context,
         );
         stateMachineRoleArn = role.arn;
@@ -175,6 +196,7 @@ export class DownloaderReconciler {
         config,
         proxy.restApiId,
         stateMachineRoleArn,
+        httpTask?.connectionArn,
       );
       run.set({
         estimatedMonthlyCost: estimateMonthlyCost(
@@ -226,6 +248,34 @@ export class DownloaderReconciler {
     } catch (err) {
       return this.failed(downloader, run, step, err, log);
     }
+  }
+
+  /**
+   * The HttpTask transport's step: the connection in place of the proxy, reported on the same
+   * condition (ProxyReady: the part that reaches the source), and the REST API of an earlier
+   * ApiGateway transport deleted.
+   */
+  private async ensureHttpTask(
+    downloader: Downloader,
+    run: StatusBuilder,
+    context: { downloader: Downloader; events: EventRecorder; log: Logger },
+    authValue: string | undefined,
+  ): Promise<{ connectionArn: string }> {
+    const { config, aws } = this.deps;
+    const { connectionArn, removedProxy } = await ensureHttpTaskTransport(
+      { ...context, config, aws },
+      authValue,
+    );
+    if (removedProxy) {
+      run.set({ resources: withoutKeys(run.status.resources, ['restApiId', 'stageName']) });
+    }
+    run.resources({ connectionArn });
+    run.ok(
+      CONDITION_TYPES.proxy,
+      `Connection ${connectionName(ownerOf(downloader))} authenticates HTTP Task requests to ` +
+        downloader.spec.source.url,
+    );
+    return { connectionArn };
   }
 
   private failed(
@@ -387,9 +437,12 @@ export class DownloaderReconciler {
     const { namespace = '', name = '' } = downloader.metadata;
     // A merge patch would keep the error and cause of a failed execution on a later success.
     const lastExecution = executionPatch(status.lastExecution);
+    // Nor would it drop an identifier the reconcile removed (a transport switched): null it.
+    const resources = resourcesPatch(downloader.status?.resources, status.resources);
     await this.deps.downloaders.patchStatus(namespace, name, {
       ...status,
       ...(lastExecution ? { lastExecution } : {}),
+      ...(resources ? { resources } : {}),
     });
     log.debug('wrote status');
   }
@@ -398,6 +451,29 @@ export class DownloaderReconciler {
 /** A value as it reads once written as JSON (undefined fields gone). */
 function asJson(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/**
+ * The resources of a merge patch from `before` to `after` when `after` lacks identifiers
+ * `before` had: those set to null, which a merge patch takes as "remove". Undefined otherwise.
+ */
+function resourcesPatch(
+  before: DownloaderStatus['resources'],
+  after: DownloaderStatus['resources'],
+): Record<string, string | null> | undefined {
+  const removed = Object.keys(before ?? {}).filter((key) => !Object.hasOwn(after ?? {}, key));
+  if (removed.length === 0) return undefined;
+  return { ...after, ...Object.fromEntries(removed.map((key) => [key, null])) };
+}
+
+/** `resources` without `keys`. */
+function withoutKeys(
+  resources: DownloaderStatus['resources'],
+  keys: ReadonlyArray<keyof NonNullable<DownloaderStatus['resources']>>,
+): DownloaderStatus['resources'] {
+  const copy = { ...resources };
+  for (const key of keys) delete copy[key];
+  return copy;
 }
 
 /** A number in [0, 1) fixed by `key`: where in an interval this Downloader's work falls. */

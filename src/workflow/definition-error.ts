@@ -17,6 +17,8 @@ export const DEFINITION_ERROR_REASONS = {
   invalidPagination: 'InvalidPagination',
   /** A fanOut with both or neither of paths and query. */
   invalidFanOut: 'InvalidFanOut',
+  /** A query parameter given twice in source.path, which the HTTP Task cannot send. */
+  repeatedQueryParameter: 'RepeatedQueryParameter',
 } as const;
 
 export type DefinitionErrorReason =

@@ -11,12 +11,16 @@ import {
   PERSIST_TIMEOUT_SECONDS,
   copyRetriers,
   downloadParameters,
+  downloadResource,
+  downloadRetry,
+  transportParameters,
   type DefinitionInput,
 } from './tasks.js';
 
 /**
  * The state machine of a Downloader, generated from its spec: the article's two Task states,
- * "download" (`apigateway:invoke` through the proxy, optionally narrowed by a ResultSelector)
+ * "download" (`apigateway:invoke` through the proxy, or the HTTP Task `http:invoke` with an
+ * EventBridge connection; optionally narrowed by a ResultSelector)
  * and "persist" (`dynamodb:putItem`), plus retries, timeouts and a Comment naming the owner.
  * Pagination, fan-out and itemsPath make several requests or items per run: multi-request.ts.
  *
@@ -33,12 +37,13 @@ export {
   PERSIST_STATE,
   PERSIST_TIMEOUT_SECONDS,
 };
-export type { DefinitionInput, InvokeAuthType } from './tasks.js';
+export type { DefinitionInput, HttpTaskTarget, InvokeAuthType } from './tasks.js';
 
 /**
  * The state machine definition for a Downloader. Pure: the same input always gives the same
  * definition (user maps are sorted), so `renderDefinition` of it can be compared with what is
- * deployed. Nothing from `spec.source.auth` is used: the proxy adds the credential.
+ * deployed. Nothing from `spec.source.auth` is used: the proxy, or the HTTP Task's connection,
+ * adds the credential.
  *
  * Throws DefinitionError (terminal) when the spec cannot be expressed, for example a header that
  * Step Functions refuses to send.
@@ -54,11 +59,11 @@ export function buildDefinition(input: DefinitionInput): StateMachineDefinition 
 
   const download = {
     Type: 'Task' as const,
-    Resource: `arn:${partition}:states:::apigateway:invoke`,
-    Parameters: downloadParameters(input),
+    Resource: downloadResource(input),
+    Parameters: transportParameters(input, downloadParameters(input)),
     ...(spec.select ? { ResultSelector: selectTemplate(spec.select) } : {}),
     TimeoutSeconds: DOWNLOAD_TIMEOUT_SECONDS,
-    Retry: copyRetriers(DOWNLOAD_RETRY),
+    Retry: downloadRetry(input),
     Next: PERSIST_STATE,
   };
   const persist = {
@@ -113,7 +118,10 @@ const KEY_ORDER = [
   'Result',
   'Parameters',
   'ApiEndpoint',
+  'ApiEndpoint.$',
   'Method',
+  'Authentication',
+  'ConnectionArn',
   'Stage',
   'Path',
   'Path.$',

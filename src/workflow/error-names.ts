@@ -38,6 +38,32 @@ export function statusOfApiGatewayError(error: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
+/**
+ * Prefix of the errors of the HTTP Task (`http:invoke`). AWS documents ("Call HTTPS APIs in Step
+ * Functions workflows", docs.aws.amazon.com/step-functions/latest/dg/call-https-apis.html) that
+ * a non-2XX answer fails the task with `States.Http.StatusCode.<HTTP status code>`, and a
+ * request that gets no answer in time with `States.Http.Socket`.
+ */
+export const HTTP_TASK_STATUS_ERROR_PREFIX = 'States.Http.StatusCode.';
+/** The HTTP Task's error for a request that got no answer (socket timeout, connection reset). */
+export const HTTP_TASK_SOCKET_ERROR = 'States.Http.Socket';
+/**
+ * Prefix of the errors the HTTP Task reports when its EventBridge connection cannot be used
+ * (deauthorized, being updated, its secret unreadable).
+ */
+export const CONNECTION_ERROR_PREFIX = 'Events.ConnectionResource.';
+
+/** The error name the HTTP Task reports for an answer with this HTTP status. */
+export function httpTaskStatusError(status: number): string {
+  return `${HTTP_TASK_STATUS_ERROR_PREFIX}${status}`;
+}
+
+/** The HTTP status of a `States.Http.StatusCode.<status>` error name, or undefined. */
+export function statusOfHttpTaskError(error: string): number | undefined {
+  const match = /^States\.Http\.StatusCode\.([1-9][0-9]{2})$/.exec(error);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
 /** Source answers worth retrying after a longer wait: the source asked us to slow down. */
 export const SOURCE_THROTTLED_STATUSES: readonly number[] = [429];
 

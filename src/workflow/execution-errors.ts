@@ -2,9 +2,12 @@ import { DOWNLOAD_STATE } from './definition.js';
 import { MULTI_REQUEST_ERRORS, MULTI_REQUEST_STATES } from './multi-request.js';
 import {
   API_GATEWAY_ERROR_PREFIX,
+  CONNECTION_ERROR_PREFIX,
   DYNAMODB_ERRORS,
+  HTTP_TASK_SOCKET_ERROR,
   STATES_ERRORS,
   statusOfApiGatewayError,
+  statusOfHttpTaskError,
 } from './error-names.js';
 
 /**
@@ -32,6 +35,11 @@ export const EXECUTION_FAILURE_REASONS = {
   proxyNotDeployed: 'ProxyNotDeployed',
   /** API Gateway refused the state machine's role (IAM_ROLE auth without execute-api:Invoke). */
   proxyAccessDenied: 'ProxyAccessDenied',
+  /**
+   * The HTTP Task could not use its EventBridge connection: deauthorized, being updated, or its
+   * credentials unreadable by the state machine's role.
+   */
+  connectionUnavailable: 'ConnectionUnavailable',
   /** A spec.select path names a field the download result lacks. */
   selectPathMismatch: 'SelectPathMismatch',
   /** A spec.item path names a field the download (or selected) result lacks. */
@@ -175,6 +183,13 @@ const STATES_REASONS: Record<string, ExecutionFailureReason> = {
 function reasonOf(error: string, cause: string | undefined): ExecutionFailureReason {
   const status = statusOfApiGatewayError(error);
   if (status !== undefined) return classifySourceStatus(status, cause);
+  // The HTTP Task calls the source itself: every status is the source's own answer.
+  const httpStatus = statusOfHttpTaskError(error);
+  if (httpStatus !== undefined) return classifySourceStatus(httpStatus, undefined);
+  if (error === HTTP_TASK_SOCKET_ERROR) return EXECUTION_FAILURE_REASONS.sourceUnreachable;
+  if (error.startsWith(CONNECTION_ERROR_PREFIX)) {
+    return EXECUTION_FAILURE_REASONS.connectionUnavailable;
+  }
   if (error.startsWith(API_GATEWAY_ERROR_PREFIX))
     return EXECUTION_FAILURE_REASONS.sourceUnreachable;
   if (error === DYNAMODB_ERRORS.generic) {
@@ -206,7 +221,8 @@ function reasonOf(error: string, cause: string | undefined): ExecutionFailureRea
 
 /**
  * The reason and message for a failed execution's error and cause, or undefined when there is no
- * error (the execution did not fail). Classifies by error name; the cause is read only for
+ * error (the execution did not fail). Classifies by error name (`ApiGateway.<status>` and the
+ * HTTP Task's `States.Http.StatusCode.<status>` alike); the cause is read only for
  * `ApiGateway.403`, `States.Runtime` (for the state it names) and
  * `DynamoDB.AmazonDynamoDBException`, whose names cover
  * cases with different remedies. Unknown names give ExecutionFailed. The execution statuses

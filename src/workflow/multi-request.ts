@@ -12,10 +12,11 @@ import type {
   Transition,
 } from './asl.js';
 import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js';
+// The transport's task (apigateway:invoke or the HTTP Task), apart from the shared parameters.
+import { downloadResource, downloadRetry, transportParameters } from './tasks.js';
 import { itemTemplate } from './item-mapping.js';
 import { underRoot, type PathScope } from './request-context.js';
 import {
-  DOWNLOAD_RETRY,
   DOWNLOAD_TIMEOUT_SECONDS,
   PERSIST_RETRY,
   PERSIST_TIMEOUT_SECONDS,
@@ -482,11 +483,11 @@ class MultiRequestStates {
       : { ResultPath: '$.response' };
     return {
       Type: 'Task',
-      Resource: `arn:${this.partition}:states:::apigateway:invoke`,
-      Parameters: parameters,
+      Resource: downloadResource(this.input),
+      Parameters: transportParameters(this.input, parameters),
       ...placementFields,
       TimeoutSeconds: DOWNLOAD_TIMEOUT_SECONDS,
-      Retry: copyRetriers(DOWNLOAD_RETRY),
+      Retry: downloadRetry(this.input),
       Next: next,
     };
   }

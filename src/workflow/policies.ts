@@ -171,6 +171,76 @@ function invokeAndPutPolicy(input: StateMachinePolicyInput, invokeArns: string[]
   };
 }
 
+/** What the state machine of a Downloader with transport HttpTask touches. */
+export interface HttpTaskPolicyInput {
+  partition: string;
+  /** ARN of the state machine the role runs (the resource of states:InvokeHTTPEndpoint). */
+  stateMachineArn: string;
+  /** `spec.source.url` without a trailing slash: requests go below it. */
+  sourceUrl: string;
+  /** HTTP method of the source request, such as GET. */
+  method: string;
+  /** ARN of the EventBridge connection holding the credential. */
+  connectionArn: string;
+  /** Name of that connection: EventBridge names its secret `events!connection/<name>/<id>`. */
+  connectionName: string;
+  /** ARN of the DynamoDB table items are written to. */
+  tableArn: string;
+}
+
+/**
+ * The prefix of the secrets EventBridge keeps connection credentials in; the HTTP Task reads the
+ * connection's secret as the state machine's role.
+ */
+export const CONNECTION_SECRET_PREFIX = 'events!connection/';
+
+/**
+ * The state machine role's policy for the HTTP Task ("Call HTTPS APIs in Step Functions
+ * workflows", IAM permissions): call HTTP endpoints under the source URL with the one method
+ * (states:InvokeHTTPEndpoint, on its own state machine, with conditions on the endpoint and
+ * method), read the credentials of the one connection (events:RetrieveConnectionCredentials),
+ * read the secret EventBridge keeps them in (named after the connection, with an id EventBridge
+ * chooses, hence the wildcard),
+ * and put items into the one table.
+ */
+export function httpTaskStateMachinePolicy(input: HttpTaskPolicyInput): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'InvokeSource',
+        Effect: 'Allow',
+        Action: 'states:InvokeHTTPEndpoint',
+        Resource: input.stateMachineArn,
+        Condition: {
+          StringEquals: { 'states:HTTPMethod': input.method.toUpperCase() },
+          StringLike: { 'states:HTTPEndpoint': `${input.sourceUrl}/*` },
+        },
+      },
+      {
+        Sid: 'UseConnection',
+        Effect: 'Allow',
+        Action: 'events:RetrieveConnectionCredentials',
+        Resource: input.connectionArn,
+      },
+      {
+        Sid: 'ReadConnectionSecret',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource:
+          `arn:${input.partition}:secretsmanager:*:*:secret:` +
+          `${CONNECTION_SECRET_PREFIX}${input.connectionName}/*`,
+      },
+      {
+        Sid: 'PutDownloadedItem',
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: input.tableArn,
+      },
+    ],
+  };
+}
+
 /** The schedule role's policy: start executions of exactly one state machine. */
 export function schedulerPolicy(input: { stateMachineArn: string }): PolicyDocument {
   return {

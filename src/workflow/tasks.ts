@@ -7,7 +7,10 @@ import {
   SOURCE_TRANSIENT_STATUSES,
   STATES_ERRORS,
   apiGatewayStatusError,
+  HTTP_TASK_SOCKET_ERROR,
+  httpTaskStatusError,
 } from './error-names.js';
+import { DEFINITION_ERROR_REASONS, DefinitionError } from './definition-error.js';
 import { headerLists, splitPath } from './source-request.js';
 
 /**
@@ -59,6 +62,19 @@ export interface DefinitionInput {
    * that only this role, granted `execute-api:Invoke` by `stateMachinePolicy`, can use it.
    */
   authType?: InvokeAuthType;
+  /**
+   * Call the source directly with the HTTP Task (`http:invoke`) instead of through the proxy:
+   * `apiEndpoint`, `stage` and `authType` are then unused.
+   */
+  httpTask?: HttpTaskTarget;
+}
+
+/** Where an HTTP Task sends its requests, and the connection that authenticates them. */
+export interface HttpTaskTarget {
+  /** `spec.source.url` without a trailing slash: the request path is appended to it. */
+  sourceUrl: string;
+  /** ARN of the EventBridge connection (Authentication.ConnectionArn). */
+  connectionArn: string;
 }
 
 const statusErrors = (statuses: readonly number[]): string[] => statuses.map(apiGatewayStatusError);
@@ -105,6 +121,20 @@ export const DOWNLOAD_RETRY: readonly Retrier[] = [
 ];
 
 /**
+ * Retriers of the HTTP Task, the same policy as DOWNLOAD_RETRY under the HTTP Task's error names:
+ * `States.Http.StatusCode.<status>` for answers, States.Http.Socket (no answer) among the
+ * transient ones.
+ */
+export const HTTP_DOWNLOAD_RETRY: readonly Retrier[] = DOWNLOAD_RETRY.map((retrier) => ({
+  ...retrier,
+  ErrorEquals: retrier.ErrorEquals.flatMap((name) => {
+    const status = /^ApiGateway\.([0-9]{3})$/.exec(name)?.[1];
+    if (status !== undefined) return [httpTaskStatusError(Number(status))];
+    return name === STATES_ERRORS.timeout ? [HTTP_TASK_SOCKET_ERROR, name] : [name];
+  }),
+}));
+
+/**
  * Retriers of the put-item task: DynamoDB throttling and server errors, and a hung attempt.
  * Validation, access and missing-table errors are not retried: waiting does not fix them.
  * PutItem of the same item is idempotent, so a retry after an unknown outcome is safe.
@@ -141,4 +171,80 @@ export function downloadParameters(input: DefinitionInput): PayloadTemplate {
   if (Object.keys(headers).length > 0) parameters.Headers = headers;
   parameters.AuthType = input.authType ?? 'NO_AUTH';
   return parameters;
+}
+
+/** The download task's resource ARN: `apigateway:invoke`, or `http:invoke` for the HTTP Task. */
+export function downloadResource(input: DefinitionInput): string {
+  const partition = input.partition ?? 'aws';
+  return `arn:${partition}:states:::${input.httpTask ? 'http' : 'apigateway'}:invoke`;
+}
+
+/** The download task's retriers for the transport of `input`. */
+export function downloadRetry(input: DefinitionInput): Retrier[] {
+  return copyRetriers(input.httpTask ? HTTP_DOWNLOAD_RETRY : DOWNLOAD_RETRY);
+}
+
+/** Escapes text for the template of States.Format, where ', {, } and \\ are special. */
+function formatTemplate(text: string): string {
+  return text.replace(/[\\'{}]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The download task's parameters for the transport of `input`, from the `apigateway:invoke`
+ * parameters the generator builds (`downloadParameters`, then adjusted per page or fan-out
+ * request). For the HTTP Task:
+ * - `ApiEndpoint` is the full URL: the source URL and `Path`, or, for a `Path.$` chosen at run
+ *   time, `ApiEndpoint.$` formatted from the source URL and that path;
+ * - `QueryParameters` and `Headers` take one string per name where apigateway:invoke takes
+ *   lists: a list of several values is refused (DefinitionError), and `States.Array(x)`
+ *   expressions become `x`;
+ * - `Authentication.ConnectionArn` names the connection, which adds the credential;
+ * - `Stage` and `AuthType` go.
+ * Parameters for API Gateway are returned unchanged.
+ */
+export function transportParameters(
+  input: DefinitionInput,
+  parameters: PayloadTemplate,
+): PayloadTemplate {
+  const target = input.httpTask;
+  if (!target) return parameters;
+
+  const result: PayloadTemplate = {};
+  const pathExpression = parameters['Path.$'];
+  if (typeof pathExpression === 'string') {
+    result['ApiEndpoint.$'] =
+      `States.Format('${formatTemplate(target.sourceUrl)}{}', ${pathExpression})`;
+  } else {
+    const path = typeof parameters.Path === 'string' ? parameters.Path : '';
+    result.ApiEndpoint = `${target.sourceUrl}${path}`;
+  }
+  result.Method = parameters.Method ?? 'GET';
+  result.Authentication = { ConnectionArn: target.connectionArn };
+  const query = singleValues('source.path query parameter', parameters.QueryParameters);
+  if (query) result.QueryParameters = query;
+  const headers = singleValues('source.headers', parameters.Headers);
+  if (headers) result.Headers = headers;
+  return result;
+}
+
+/** A map of value lists (or `States.Array(...)` expressions) as a map of single values. */
+function singleValues(what: string, lists: unknown): PayloadTemplate | undefined {
+  if (lists === undefined || lists === null || typeof lists !== 'object') return undefined;
+  const result: PayloadTemplate = {};
+  for (const [key, value] of Object.entries(lists as Record<string, unknown>)) {
+    if (key.endsWith('.$') && typeof value === 'string') {
+      const inner = /^States\.Array\((.*)\)$/.exec(value)?.[1];
+      result[key] = inner ?? value;
+      continue;
+    }
+    const values = Array.isArray(value) ? value : [value];
+    if (values.length !== 1) {
+      throw new DefinitionError(
+        DEFINITION_ERROR_REASONS.repeatedQueryParameter,
+        `${what} ${key}: the HTTP Task sends one value per name; ${values.length} given`,
+      );
+    }
+    result[key] = values[0] as PayloadTemplate[string];
+  }
+  return Object.keys(result).length > 0 ? result : undefined;
 }

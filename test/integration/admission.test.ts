@@ -114,6 +114,7 @@ const invalidCases: Array<[string, (spec: Spec) => void, string]> = [
   ],
   ['a string for suspend', (s) => (s.schedule!.suspend = 'sometimes'), 'spec.schedule.suspend'],
   ['an unknown workflow type', (s) => (s.workflow = { type: 'FAST' }), 'spec.workflow.type'],
+  ['an unknown transport', (s) => (s.source!.transport = 'Lambda'), 'spec.source.transport'],
   ['no table', (s) => delete s.table, 'spec.table'],
   ['a select name with a dash', (s) => (s.select = { 'bad-name': '$.x' }), 'spec.select'],
 ];
@@ -125,7 +126,7 @@ describe('admission of Downloaders', () => {
     namespace = createTestNamespace('admission');
   });
 
-  it.each(['eve-player-count.yaml', 'with-auth-secret.yaml'])(
+  it.each(['eve-player-count.yaml', 'with-auth-secret.yaml', 'http-task.yaml'])(
     'accepts the example %s applied with kubectl',
     (file) => {
       const out = kubectlOk(['apply', '-n', namespace, '-f', `examples/${file}`]);
@@ -140,7 +141,7 @@ describe('admission of Downloaders', () => {
       kubectlOk(['get', 'downloader', name.name, '-n', namespace, '-o', 'json']),
     ) as Manifest;
     expect(got.spec).toMatchObject({
-      source: { method: 'GET' },
+      source: { method: 'GET', transport: 'ApiGateway' },
       table: { deletionPolicy: 'Retain' },
       schedule: { timezone: 'UTC', suspend: false },
       workflow: { type: 'STANDARD' },

@@ -288,6 +288,7 @@ def main(argv: list[str]) -> None:
 
     from moto_patches import (
         apigateway_invoke,
+        http_task,
         scheduler,
         stepfunctions_events,
         stepfunctions_tasks,
@@ -299,6 +300,7 @@ def main(argv: list[str]) -> None:
     invoker = apigateway_invoke.RestApiInvoker()
     apigateway_invoke.install()
     stepfunctions_tasks.install(invoker)
+    http_task.install()
     stepfunctions_events.install()
     scheduler.install_validation()
     if args.enforce_iam:

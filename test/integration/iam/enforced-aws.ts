@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { APIGatewayClient, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -62,6 +63,7 @@ export class EnforcedAws {
   readonly dynamodb: DynamoDBClient;
   readonly scheduler: SchedulerClient;
   readonly apigw: APIGatewayClient;
+  readonly events: EventBridgeClient;
 
   private constructor(
     readonly stateDir: string,
@@ -80,6 +82,7 @@ export class EnforcedAws {
     this.dynamodb = new DynamoDBClient(config);
     this.scheduler = new SchedulerClient(config);
     this.apigw = new APIGatewayClient(config);
+    this.events = new EventBridgeClient(config);
   }
 
   /** Starts it in `stateDir` and checks that the launcher says IAM is enforced. */

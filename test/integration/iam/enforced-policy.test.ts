@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ListConnectionsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { GetRoleCommand, DeleteRolePolicyCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -356,6 +357,32 @@ describe('the operator holding exactly iam/controller-policy.json', () => {
       ScheduleExpression: 'cron(0/5 * * * ? *)',
       State: 'DISABLED',
     });
+  });
+
+  it('makes an HttpTask Downloader Ready (its connection), runs it, and deletes the connection', async () => {
+    const direct = eve('direct', `${secureTable}-direct`);
+    direct.spec.source.path = '/v2/secure/status';
+    direct.spec.source.transport = 'HttpTask';
+    direct.spec.source.auth = {
+      secretRef: { name: 'status-token', key: 'token' },
+      header: 'Authorization',
+      prefix: 'Bearer ',
+    };
+    apply(namespace, direct);
+    const ready = await waitFor(
+      operator,
+      'Ready',
+      () => readyDownloader(namespace, 'direct'),
+      90_000,
+    );
+    expect(ready.status?.resources?.connectionArn).toBeDefined();
+    const done = await runNow(namespace, 'direct', 'one');
+    expect(done.status?.lastExecution?.status).toBe('SUCCEEDED');
+
+    kubectlOk(['delete', '-n', namespace, 'downloader/direct', '--timeout=90s']);
+    const name = ready.status?.resources?.connectionArn?.split(':connection/')[1]?.split('/')[0];
+    const left = (await aws.events.send(new ListConnectionsCommand({}))).Connections ?? [];
+    expect(left.filter((c) => c.Name === name)).toEqual([]);
   });
 
   it('deletes what it created, and keeps the retained table', async () => {

@@ -41,6 +41,20 @@ describe('estimateMonthlyCost', () => {
     });
   });
 
+  it('leaves out API Gateway and adds the connection secret for the HttpTask transport', () => {
+    const base = spec('rate(1 minute)');
+    const direct = { ...base, source: { ...base.source, transport: 'HttpTask' as const } };
+    const estimate = estimateMonthlyCost(direct, 2);
+    expect(estimate.breakdown).toEqual({
+      stepFunctions: '2.16',
+      apiGateway: '0.00',
+      dynamodb: '0.03',
+      scheduler: '0.04',
+      connection: '0.40',
+    });
+    expect(estimate.monthlyUsd).toBe('2.63');
+  });
+
   it('makes EXPRESS far cheaper for the same short runs', () => {
     const express = estimateMonthlyCost(spec('rate(1 minute)', 'EXPRESS'), 2);
     expect(express.breakdown.stepFunctions).toBe('0.09');

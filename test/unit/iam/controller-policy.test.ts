@@ -3,9 +3,14 @@ import { join } from 'node:path';
 import { EXECUTION_EVENTS_TAGS } from '../../../src/aws/execution-events.js';
 import { DEFAULT_EXECUTION_EVENTS_QUEUE } from '../../../src/config.js';
 import { names } from '../../../src/controller/desired.js';
+import { connectionName } from '../../../src/controller/transport.js';
 import { ROLE_PATH } from '../../../src/aws/roles.js';
 import { ownerTags, type Owner } from '../../../src/aws/owner.js';
-import { schedulerPolicy, stateMachinePolicy } from '../../../src/workflow/policies.js';
+import {
+  httpTaskStateMachinePolicy,
+  schedulerPolicy,
+  stateMachinePolicy,
+} from '../../../src/workflow/policies.js';
 import { allowingStatements, decide, type Need, type PolicyDocument } from './policy-evaluator.js';
 
 /**
@@ -41,6 +46,11 @@ const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/PlayerCountTable`;
 const queueArn = `arn:aws:sqs:${REGION}:${ACCOUNT}:${DEFAULT_EXECUTION_EVENTS_QUEUE}`;
 const ruleArn = `arn:aws:events:${REGION}:${ACCOUNT}:rule/${DEFAULT_EXECUTION_EVENTS_QUEUE}`;
 const EVENTS_TAG_CONTEXT = { 'aws:TagKeys': Object.keys(EXECUTION_EVENTS_TAGS) };
+const CONNECTION_ID = '5a1b2c3d-0000-4000-8000-000000000000';
+const connectionArn = `arn:aws:events:${REGION}:${ACCOUNT}:connection/${connectionName(owner)}/${CONNECTION_ID}`;
+const connectionSecretArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:events!connection/${connectionName(owner)}/${CONNECTION_ID}/auth-AbCdEf`;
+const connectionSecret = (...actions: string[]): Need[] =>
+  actions.map((action) => ({ action, resource: connectionSecretArn }));
 const apigw = (path: string) => `arn:aws:apigateway:${REGION}::${path}`;
 const api = '/restapis/a1b2c3d4e5';
 const method = `${api}/resources/r1s2t3/methods/ANY`;
@@ -197,6 +207,28 @@ const PERMISSIONS: Record<string, Need[]> = {
   ],
   'client-eventbridge:PutTargetsCommand': [
     { action: 'events:PutTargets', resource: ruleArn, context: { 'events:TargetArn': [queueArn] } },
+  ],
+
+  // HttpTask connections. EventBridge keeps the credential in a Secrets Manager secret it makes
+  // and changes on the caller's behalf, which AWS authorizes as the caller's own secret calls.
+  'client-eventbridge:CreateConnectionCommand': [
+    { action: 'events:CreateConnection', resource: connectionArn },
+    ...connectionSecret('secretsmanager:CreateSecret'),
+  ],
+  'client-eventbridge:DescribeConnectionCommand': [
+    { action: 'events:DescribeConnection', resource: connectionArn },
+  ],
+  'client-eventbridge:UpdateConnectionCommand': [
+    { action: 'events:UpdateConnection', resource: connectionArn },
+    ...connectionSecret(
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:UpdateSecret',
+    ),
+  ],
+  'client-eventbridge:DeleteConnectionCommand': [
+    { action: 'events:DeleteConnection', resource: connectionArn },
+    ...connectionSecret('secretsmanager:DeleteSecret'),
   ],
 
   'client-iam:CreateRoleCommand': [
@@ -390,12 +422,25 @@ describe('iam/role-permissions-boundary.json', () => {
       tableArn,
     });
     const schedPolicy = schedulerPolicy({ stateMachineArn });
-    const granted = [...smPolicy.Statement, ...schedPolicy.Statement].flatMap((s) =>
+    const httpPolicy = httpTaskStateMachinePolicy({
+      partition: 'aws',
+      stateMachineArn,
+      sourceUrl: 'https://esi.evetech.net',
+      method: 'GET',
+      connectionArn,
+      connectionName: connectionName(owner),
+      tableArn,
+    });
+    const granted = [
+      ...smPolicy.Statement,
+      ...schedPolicy.Statement,
+      ...httpPolicy.Statement,
+    ].flatMap((s) =>
       [s.Action]
         .flat()
         .flatMap((action) => [s.Resource ?? []].flat().map((resource) => ({ action, resource }))),
     );
-    expect(granted.length).toBe(3);
+    expect(granted.length).toBe(3 + 5);
     expect(granted.filter((need) => decide(ROLE_BOUNDARY, need) !== 'allow')).toEqual([]);
   });
 

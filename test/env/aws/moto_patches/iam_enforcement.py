@@ -27,7 +27,8 @@ or assumed role) and its policies, and replaces the rest with an evaluator of ou
    (with ``iam:PassedToService``) for CreateStateMachine/UpdateStateMachine/CreateSchedule/
    UpdateSchedule, ``iam:TagRole``/``states:TagResource``/``dynamodb:TagResource``/
    ``sqs:TagQueue``/``events:TagResource``/``apigateway:PUT`` on ``/tags`` for tags given at
-   creation. Resources are modelled for API Gateway, DynamoDB, Step Functions, Scheduler,
+   creation, and the Secrets Manager actions on ``events!connection/<name>/*`` that
+   EventBridge connection writes imply. Resources are modelled for API Gateway, DynamoDB, Step Functions, Scheduler,
    IAM, SQS and EventBridge; other services get the resource moto finds (mostly ``*``).
    Explicit deny wins, otherwise one allow is needed. Condition operators: String*, Arn*,
    Null, Bool, with ``IfExists`` and ``ForAllValues:``/``ForAnyValue:``; an operator it does
@@ -554,18 +555,42 @@ def _sqs(response: Any, operation: str, partition: str, region: str, account: st
     return needs
 
 
+#: What an EventBridge connection operation implies on the connection's secret.
+_CONNECTION_SECRET_ACTIONS: dict[str, tuple[str, ...]] = {
+    "CreateConnection": ("secretsmanager:CreateSecret",),
+    "DescribeConnection": (),
+    "UpdateConnection": (
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecret",
+    ),
+    "DeleteConnection": ("secretsmanager:DeleteSecret",),
+}
+
+
 def _events(response: Any, operation: str, partition: str, region: str, account: str) -> list[Need]:
     body = _json_body(response)
     action = f"events:{operation}"
     rule = body.get("Name") if operation in ("PutRule", "DescribeRule", "DeleteRule") else None
     rule = rule or body.get("Rule")
+    connection = body.get("Name") if operation in _CONNECTION_SECRET_ACTIONS else None
     if rule:
         bus = body.get("EventBusName")
         path = f"rule/{bus}/{rule}" if bus and bus != "default" else f"rule/{rule}"
         resource = f"arn:{partition}:events:{region}:{account}:{path}"
+    elif connection:
+        resource = f"arn:{partition}:events:{region}:{account}:connection/{connection}"
     else:
         resource = body.get("ResourceARN") or "*"
     needs = [Need(action, resource)]
+    if connection:
+        # EventBridge keeps the credential in a secret it makes and changes with the caller's
+        # permissions; its name is events!connection/<name>/<id>.
+        secret = (
+            f"arn:{partition}:secretsmanager:{region}:{account}:secret:"
+            f"events!connection/{connection}/00000000-0000-0000-0000-000000000000"
+        )
+        needs.extend(Need(a, secret) for a in _CONNECTION_SECRET_ACTIONS[operation])
     if operation == "PutRule" and body.get("Tags"):
         needs[0].context.update(_tag_context(body["Tags"]))
         needs.append(Need("events:TagResource", resource, _tag_context(body["Tags"])))
