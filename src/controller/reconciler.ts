@@ -15,7 +15,6 @@ import {
 } from './conditions.js';
 import {
   ownerOf,
-  proxyDesired,
   scheduleDesired,
   schedulerRoleDesired,
   stateMachineDesired,
@@ -33,6 +32,7 @@ import {
   type ExecutionLedger,
 } from './execution-status.js';
 import { ensureResource } from './pipeline.js';
+import { ProxyProvisioner } from './shared-proxy.js';
 import type { SecretReader } from './secrets.js';
 import { credentialValues, resolveAuthValue } from './secrets.js';
 import { runNowExecutionName } from './run-now.js';
@@ -67,6 +67,11 @@ export interface ReconcilerDeps {
   executionEvents?: { active(): boolean };
   /** Serializes status writes with the events consumer's (see ExecutionLedger). */
   executionLedger?: ExecutionLedger;
+  /**
+   * The proxy step, shared REST APIs included (see shared-proxy.ts). Default: one made from
+   * `aws.proxy` and `config`, knowing no other Downloader.
+   */
+  proxies?: ProxyProvisioner;
 }
 
 /** The part condition each step reports on. */
@@ -79,8 +84,13 @@ type Step = Exclude<ConditionType, 'Ready'>;
  */
 export class DownloaderReconciler {
   private readonly lastExecutionPoll = new Map<string, number>();
+  private readonly proxies: ProxyProvisioner;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.proxies =
+      deps.proxies ??
+      new ProxyProvisioner({ proxy: deps.aws.proxy, config: deps.config, downloaders: () => [] });
+  }
 
   async reconcile(downloader: Downloader, log: Logger): Promise<ReconcileResult> {
     const key = `${downloader.metadata.namespace}/${downloader.metadata.name}`;
@@ -136,14 +146,13 @@ export class DownloaderReconciler {
     try {
       checkSourceHost(downloader.spec.source.url, config.allowedSourceHosts);
       const authValue = await resolveAuthValue(downloader, this.deps.secrets);
-      const proxy = await ensureResource(
-        aws.proxy,
-        owner,
-        proxyDesired(downloader, config, authValue),
-        context,
-      );
+      const proxy = await this.proxies.ensure(downloader, authValue, context);
       run.resources({ restApiId: proxy.restApiId, stageName: config.stageName });
-      run.ok(step, `Proxy ${proxy.restApiId} forwards to ${downloader.spec.source.url}`);
+      run.ok(
+        step,
+        `Proxy ${proxy.restApiId} ${proxy.shared ? '(shared) ' : ''}forwards to ` +
+          downloader.spec.source.url,
+      );
 
       step = CONDITION_TYPES.table;
       const table = await ensureResource(aws.table, owner, tableDesired(downloader), context);
@@ -162,7 +171,14 @@ export class DownloaderReconciler {
         const role = await ensureResource(
           aws.roles,
           owner,
-          stateMachineRoleDesired(downloader, location, config, proxy.restApiId, table.arn),
+          stateMachineRoleDesired(
+            downloader,
+            location,
+            config,
+            proxy.restApiId,
+            table.arn,
+            proxy.pathPrefix,
+          ),
           context,
         );
         stateMachineRoleArn = role.arn;
@@ -174,6 +190,7 @@ export class DownloaderReconciler {
         config,
         proxy.restApiId,
         stateMachineRoleArn,
+        proxy.pathPrefix,
       );
       run.set({
         estimatedMonthlyCost: estimateMonthlyCost(
@@ -220,6 +237,8 @@ export class DownloaderReconciler {
           `${downloader.spec.schedule.expression} (${downloader.spec.schedule.timezone})`,
       );
       run.ready();
+      // The state machine calls `proxy` now: the API the status named before may go.
+      await this.proxies.retire(downloader, proxy, context);
       await this.handleRunNow(downloader, run, stateMachine.arn, log);
       return { kind: 'done', requeueAfterMs: config.resyncIntervalMs };
     } catch (err) {
@@ -361,7 +380,7 @@ export class DownloaderReconciler {
   ): Promise<ReconcileResult> {
     if (!downloader.metadata.finalizers?.includes(FINALIZER)) return { kind: 'forget' };
     try {
-      await cleanUp(downloader, { ...this.deps, log });
+      await cleanUp(downloader, { ...this.deps, proxies: this.proxies, log });
     } catch (err) {
       const failure = classifyFailure(err);
       this.deps.events.record(downloader, 'Warning', 'CleanupFailed', failure.message);

@@ -21,6 +21,7 @@ import {
   PERSIST_TIMEOUT_SECONDS,
   copyRetriers,
   downloadParameters,
+  prefixedPathValue,
   type DefinitionInput,
 } from './tasks.js';
 
@@ -446,7 +447,7 @@ class MultiRequestStates {
 
     if (fanOut?.paths) {
       delete parameters.Path;
-      parameters['Path.$'] = '$.value';
+      parameters['Path.$'] = prefixedPathValue(this.input.pathPrefix, '$.value');
     }
     if (fanOut?.query) {
       delete query[fanOut.query.parameter];
@@ -464,7 +465,7 @@ class MultiRequestStates {
         query[`${pagination.cursorParameter}.$`] = queryValueOf('$.cursor');
       } else {
         delete parameters.Path;
-        parameters['Path.$'] = '$.cursor';
+        parameters['Path.$'] = prefixedPathValue(this.input.pathPrefix, '$.cursor');
       }
     }
     delete parameters.QueryParameters;
