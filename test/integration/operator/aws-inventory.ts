@@ -21,10 +21,28 @@ export class AwsInventory {
   readonly scheduler = new SchedulerClient({});
   readonly iam = new IAMClient({});
 
-  /** REST APIs tagged as belonging to the Downloader with this UID. */
+  /** REST APIs tagged as belonging to the Downloader with this UID (not shared ones). */
   async restApis(uid: string) {
     const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
     return apis.filter((api) => api.tags?.['downloader.dev/uid'] === uid);
+  }
+
+  /** Every REST API the operator made in `namespace`, shared or a Downloader's own. */
+  async restApisIn(namespace: string) {
+    const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
+    return apis.filter(
+      (api) =>
+        api.tags?.['downloader.dev/managed-by'] === 'downloader-operator' &&
+        api.tags['downloader.dev/namespace'] === namespace,
+    );
+  }
+
+  /** The shared REST APIs of `namespace` (tagged with a share key), oldest first. */
+  async sharedRestApis(namespace: string) {
+    const apis = await this.restApisIn(namespace);
+    return apis
+      .filter((api) => api.tags?.['downloader.dev/share-key'] !== undefined)
+      .sort((a, b) => (a.createdDate?.getTime() ?? 0) - (b.createdDate?.getTime() ?? 0));
   }
 
   async proxyIntegration(restApiId: string) {

@@ -34,7 +34,9 @@ describe('the operator, for the article EVE Downloader', () => {
 
   it('makes the REST API proxy: {proxy+} ANY to the source over HTTP_PROXY, deployed to the stage', async () => {
     const restApiId = ready.status?.resources?.restApiId ?? '';
-    expect(await aws.restApis(ready.metadata.uid ?? '')).toHaveLength(1);
+    const apis = await aws.restApisIn(namespace);
+    expect(apis.map((api) => api.id)).toEqual([restApiId]);
+    expect(apis[0]?.tags?.['downloader.dev/share-key']).toMatch(/^[0-9a-f]{20}$/);
     const integration = await aws.proxyIntegration(restApiId);
     expect(integration).toMatchObject({
       type: 'HTTP_PROXY',
@@ -181,7 +183,7 @@ describe('the operator, for the article EVE Downloader', () => {
       State: 'DISABLED',
     });
     expect(updated.status?.resources).toEqual(current.status?.resources);
-    expect(await aws.restApis(current.metadata.uid ?? '')).toHaveLength(1);
+    expect(await aws.restApisIn(namespace)).toHaveLength(1);
     const prefix = updated.status?.resources?.stateMachineArn?.split(':').pop() ?? '';
     expect(await aws.stateMachines(prefix)).toHaveLength(1);
     expect(await aws.schedules(scheduleName ?? '')).toHaveLength(1);
@@ -211,7 +213,7 @@ describe('the operator, for the article EVE Downloader', () => {
     const last = getDownloader(namespace, name)!;
     kubectlOk(['delete', '-n', namespace, `downloader/${name}`, '--timeout=60s']);
     const resources = last.status?.resources ?? {};
-    expect(await aws.restApis(last.metadata.uid ?? '')).toHaveLength(0);
+    expect(await aws.restApisIn(namespace)).toHaveLength(0);
     const prefix = resources.stateMachineArn?.split(':').pop() ?? '';
     expect(await aws.stateMachines(prefix)).toHaveLength(0);
     expect(await aws.schedules(resources.scheduleArn?.split('/').pop() ?? '')).toHaveLength(0);
