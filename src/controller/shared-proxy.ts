@@ -222,6 +222,12 @@ export function findOrphans(
   return orphans;
 }
 
+/**
+ * Delay of the extra sweep after a shared API was kept only for Downloaders whose status still
+ * names it: long enough for their reconciles to finish and reach the cache.
+ */
+export const SWEEP_SOON_MS = 15_000;
+
 /** Runs functions one at a time per key, in call order; different keys run at once. */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -288,6 +294,7 @@ export class ProxyProvisioner {
    */
   private readonly verified = new Map<string, { integration: string; atMs: number }>();
   private sweeping: Promise<void> | undefined;
+  private soon: NodeJS.Timeout | undefined;
   private lastSweepMs: number | undefined;
   private readonly now: () => number;
 
@@ -446,12 +453,32 @@ export class ProxyProvisioner {
       );
       if (users.length > 0) {
         context.log.debug({ restApiId, users: users.length }, 'shared proxy still in use');
+        // Users that only still name it in their status are moving away too; whichever of them
+        // is last may have judged with a cache that did not show the others' moves yet.
+        if (!users.some((d) => this.usesByKey(d, keyHash))) this.sweepSoon();
         return;
       }
       await this.deps.proxy.deleteApi(restApiId);
       this.forgetKey(lockKey, restApiId);
       this.deleted(context, restApiId, 'shared, no other user');
     });
+  }
+
+  private usesByKey(downloader: Downloader, keyHash: string): boolean {
+    if (!this.sharing) return false;
+    const key = shareKeyOf(downloader, this.deps.config.labelSelector ?? '');
+    return shareKeyHash(key) === keyHash;
+  }
+
+  /** Runs a sweep SWEEP_SOON_MS from now, even if one ran within the resync interval. */
+  private sweepSoon(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.lastSweepMs = undefined;
+      this.sweepIfDue();
+    }, SWEEP_SOON_MS);
+    this.soon.unref();
   }
 
   private deleted(context: ProxyContext, restApiId: string, why: string): void {
