@@ -12,7 +12,10 @@ export interface SourceHosts {
  * the loopback addresses 127.0.0.2, 127.0.0.3... (Linux routes all of 127.0.0.0/8 to lo), so
  * Downloaders name different origins that all reach the same server.
  */
-export async function startSourceHosts(upstreamUrl: string, count = 10): Promise<SourceHosts> {
+export async function startSourceHosts(
+  upstreamUrl: string,
+  count = 10 /* SOURCE_HOSTS */,
+): Promise<SourceHosts> {
   const target = new URL(upstreamUrl);
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();

@@ -69,7 +69,7 @@ export interface ReconcilerDeps {
   executionLedger?: ExecutionLedger;
   /**
    * The proxy step, shared REST APIs included (see shared-proxy.ts). Default: one made from
-   * `aws.proxy` and `config`, knowing no other Downloader.
+   * `aws.proxy` and `config` that knows no other Downloader, so never deletes a shared API.
    */
   proxies?: ProxyProvisioner;
 }
@@ -88,8 +88,7 @@ export class DownloaderReconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.proxies =
-      deps.proxies ??
-      new ProxyProvisioner({ proxy: deps.aws.proxy, config: deps.config, downloaders: () => [] });
+      deps.proxies ?? new ProxyProvisioner({ proxy: deps.aws.proxy, config: deps.config });
   }
 
   async reconcile(downloader: Downloader, log: Logger): Promise<ReconcileResult> {

@@ -273,8 +273,12 @@ export interface ProxyProvisionerDeps {
     OperatorConfig,
     'shareProxies' | 'stageName' | 'labelSelector' | 'namespaces' | 'resyncIntervalMs'
   >;
-  /** Downloaders in the informer cache, of one namespace or all. */
-  downloaders: (namespace?: string) => Downloader[];
+  /**
+   * Downloaders in the informer cache, of one namespace or all. Without it nobody's use of a
+   * shared API can be known: the sweep never runs and a shared API is never deleted (a tool
+   * reconciling one Downloader at a time, like the benchmark's floor, must not delete others').
+   */
+  downloaders?: (namespace?: string) => Downloader[];
   /** Milliseconds since the epoch. */
   now?: () => number;
   log?: Logger;
@@ -439,9 +443,11 @@ export class ProxyProvisioner {
     if (namespace !== leaving.metadata.namespace) return;
     if (tags[TAG_KEYS.shareScope] !== scopeTag(this.deps.config.labelSelector)) return;
     const lockKey = `${namespace}/${keyHash}`;
+    const cache = this.deps.downloaders;
+    if (!cache) return;
     await this.locks.run(lockKey, async () => {
       const users = usersOf(
-        this.deps.downloaders(namespace),
+        cache(namespace),
         { namespace, keyHash, restApiId },
         {
           sharing: this.sharing,
@@ -498,7 +504,7 @@ export class ProxyProvisioner {
 
   /** Starts a sweep in the background unless one runs or one ran within the resync interval. */
   sweepIfDue(): void {
-    if (this.sweeping) return;
+    if (this.sweeping || !this.deps.downloaders) return;
     const now = this.now();
     if (
       this.lastSweepMs !== undefined &&
@@ -532,13 +538,15 @@ export class ProxyProvisioner {
       sharing: this.sharing,
       ...(config.labelSelector ? { labelSelector: config.labelSelector } : {}),
     };
+    const cache = this.deps.downloaders;
+    if (!cache) return 0;
     const apis = await this.deps.proxy.listManaged();
     let deleted = 0;
-    for (const { api, kind } of findOrphans(apis, this.deps.downloaders(), scope)) {
+    for (const { api, kind } of findOrphans(apis, cache(), scope)) {
       const namespace = api.tags[TAG_KEYS.namespace] ?? '';
       const lockKey = `${namespace}/${api.tags[TAG_KEYS.shareKey] ?? `uid:${api.tags[TAG_KEYS.uid]}`}`;
       const done = await this.locks.run(lockKey, async () => {
-        const still = findOrphans([api], this.deps.downloaders(), scope);
+        const still = findOrphans([api], cache(), scope);
         if (still.length === 0) return false;
         await this.deps.proxy.deleteApi(api.id);
         this.forgetKey(lockKey, api.id);
