@@ -1,8 +1,9 @@
 import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
-import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Downloader } from '../../../src/api/downloader.js';
+import { runNowExecutionName } from '../../../src/controller/run-now.js';
 import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
@@ -134,12 +135,19 @@ describe('the operator, for the article EVE Downloader', () => {
 
   it('runs on run-now, stores the item with the right types, and reports the execution', async () => {
     kubectlOk(['annotate', '-n', namespace, `downloader/${name}`, 'downloader.dev/run-now=first']);
-    // The schedule's own first run may be on the status already: wait for the run-now one.
-    const done = await eventually('the run-now execution finished on the status', () => {
+    // The schedule's own runs may come just before or just after it on the status: read the
+    // run-now execution itself, and wait for the status to show a finished one.
+    const executionArn =
+      `${ready.status?.resources?.stateMachineArn?.replace(':stateMachine:', ':execution:')}:` +
+      runNowExecutionName(ready.metadata.uid ?? '', 'first');
+    const done = await eventually('the run-now execution finished on the status', async () => {
       const d = getDownloader(namespace, name);
       const last = d?.status?.lastExecution;
-      return last?.name.startsWith('run-now-') && last.status !== 'RUNNING' ? d : undefined;
+      if (d?.status?.lastRunNow !== 'first' || !last || last.status === 'RUNNING') return undefined;
+      const execution = await aws.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return execution.status === 'RUNNING' ? undefined : { ...d, runNowStatus: execution.status };
     });
+    expect(done.runNowStatus).toBe('SUCCEEDED');
     expect(done.status?.lastExecution).toMatchObject({ status: 'SUCCEEDED' });
     expect(done.status?.lastRunNow).toBe('first');
     expect(done.status?.lastSuccessTime).toBeTruthy();
