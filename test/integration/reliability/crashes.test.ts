@@ -178,7 +178,7 @@ describe(`the operator killed ${KILLS} times while it creates, updates and delet
       // Only the Downloaders alive own anything; the deleted ones left nothing.
       const size = censusSize(now);
       expect(size).toEqual({
-        restApis: expectedRestApis([...ready.values()]),
+        restApis: expectedRestApis(names.flatMap((n) => ready.get(n) ?? [])),
         stateMachines: names.length,
         schedules: names.length,
         roles: 2 * names.length,
