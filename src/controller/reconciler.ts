@@ -237,7 +237,7 @@ export class DownloaderReconciler {
       );
       run.ready();
       // The state machine calls `proxy` now: the API the status named before may go.
-      await this.proxies.retire(downloader, proxy, context);
+      this.proxies.retire(downloader, proxy, context);
       await this.handleRunNow(downloader, run, stateMachine.arn, log);
       return { kind: 'done', requeueAfterMs: config.resyncIntervalMs };
     } catch (err) {

@@ -298,6 +298,8 @@ export class ProxyProvisioner {
    */
   private readonly verified = new Map<string, { integration: string; atMs: number }>();
   private sweeping: Promise<void> | undefined;
+  /** Releases started by retire, one after the other. */
+  private releasing: Promise<void> = Promise.resolve();
   private soon: NodeJS.Timeout | undefined;
   private lastSweepMs: number | undefined;
   private readonly now: () => number;
@@ -387,19 +389,21 @@ export class ProxyProvisioner {
   /**
    * After a reconcile made the Downloader's state machine call `current`: releases the REST API
    * its status named before, if it was another one (it moved to another key, to or from
-   * sharing). A failure is logged and left to the orphan sweep.
+   * sharing). The release runs in the background, one at a time, so that DeleteRestApi's quota
+   * (one per 30 s) never holds up a worker while many Downloaders move at once; a failure, or a
+   * crash before it ran, is left to the orphan sweep.
    */
-  async retire(downloader: Downloader, current: ProxyTarget, context: ProxyContext) {
+  retire(downloader: Downloader, current: ProxyTarget, context: ProxyContext): void {
     const previous = downloader.status?.resources?.restApiId;
     if (!previous || previous === current.restApiId) return;
-    try {
-      await this.releaseApi(previous, downloader, context);
-    } catch (err) {
-      context.log.warn(
-        { err, restApiId: previous },
-        'could not release the previous proxy; the orphan sweep retries',
-      );
-    }
+    this.releasing = this.releasing.then(() =>
+      this.releaseApi(previous, downloader, context).catch((err: unknown) => {
+        context.log.warn(
+          { err, restApiId: previous },
+          'could not release the previous proxy; the orphan sweep retries',
+        );
+      }),
+    );
   }
 
   /**
@@ -522,8 +526,9 @@ export class ProxyProvisioner {
       });
   }
 
-  /** Waits for a running sweep (for tests and shutdown). */
+  /** Waits for a running sweep and the releases started so far (for tests). */
   async idle(): Promise<void> {
+    await this.releasing;
     await this.sweeping;
   }
 
