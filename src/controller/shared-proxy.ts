@@ -294,7 +294,8 @@ export class ProxyProvisioner {
   private readonly known = new Map<string, string>();
   /**
    * When a shared API was last observed up to date, and for which integration: another user
-   * reconciled within VERIFIED_TTL of that reuses the answer instead of reading the API again.
+   * reconciled within half a resync interval of that reuses the answer instead of reading the
+   * API again, so a resync reads each shared API about once, not once per user.
    */
   private readonly verified = new Map<string, { integration: string; atMs: number }>();
   private sweeping: Promise<void> | undefined;
