@@ -1,7 +1,12 @@
 import pino from 'pino';
 import type { Downloader } from '../../../src/api/downloader.js';
 import type { DownloaderSpec } from '../../../src/api/downloader-spec.js';
-import type { ManagedRestApi, ProxyDesired, ProxyObserved } from '../../../src/aws/proxy.js';
+import {
+  integrationHash,
+  type ManagedRestApi,
+  type ProxyDesired,
+  type ProxyObserved,
+} from '../../../src/aws/proxy.js';
 import {
   KeyedMutex,
   ProxyProvisioner,
@@ -257,7 +262,10 @@ class FakeProxies {
   readonly kind = 'Proxy';
   readonly apis = new Map<string, Record<string, string>>();
   creates = 0;
+  deploys = 0;
   deletes: string[] = [];
+  /** The integration each API was last deployed with. */
+  readonly deployed = new Map<string, string>();
   private next = 0;
 
   private match(desired: ProxyDesired, uid: string) {
@@ -275,15 +283,25 @@ class FakeProxies {
     return id ? this.observed(id) : undefined;
   }
 
-  diff(): string[] {
-    return [];
+  diff(desired: ProxyDesired, observed: ProxyObserved): string[] {
+    return observed.deployedIntegrationHash === integrationHash(desired) ? [] : ['deployment'];
   }
 
-  async apply(owner: { uid: string; namespace: string }, desired: ProxyDesired) {
+  async apply(
+    owner: { uid: string; namespace: string },
+    desired: ProxyDesired,
+    observed?: ProxyObserved,
+  ) {
+    this.deploys += 1;
+    if (observed) {
+      this.deployed.set(observed.restApiId, integrationHash(desired));
+      return this.observed(observed.restApiId);
+    }
     // A slow create, so that a second reconcile would overtake it without the lock.
     await new Promise((resolve) => setTimeout(resolve, 10));
     this.creates += 1;
     const id = `api${++this.next}`;
+    this.deployed.set(id, integrationHash(desired));
     this.apis.set(
       id,
       desired.share
@@ -320,7 +338,13 @@ class FakeProxies {
   }
 
   private observed(restApiId: string): ProxyObserved {
-    return { restApiId, rootResourceId: 'root', methodPresent: true };
+    const hash = this.deployed.get(restApiId);
+    return {
+      restApiId,
+      rootResourceId: 'root',
+      methodPresent: true,
+      ...(hash ? { deployedIntegrationHash: hash } : {}),
+    };
   }
 }
 
@@ -358,6 +382,19 @@ describe('ProxyProvisioner', () => {
     expect(fake.creates).toBe(1);
     expect(new Set(targets.map((t) => t.restApiId)).size).toBe(1);
     expect(targets.map((t) => t.pathPrefix)).toEqual(['', '', '/v2']);
+  });
+
+  it('redeploys the shared stage once when the Secret of its users changes', async () => {
+    const cache = [
+      dl('a', 'https://api.example.com', { auth: TOKEN }),
+      dl('b', 'https://api.example.com', { auth: TOKEN }),
+    ];
+    const { fake, proxies } = provisioner(cache);
+    await Promise.all(cache.map((d) => proxies.ensure(d, 'Bearer one', context(d))));
+    expect(fake.deploys).toBe(1);
+    await Promise.all(cache.map((d) => proxies.ensure(d, 'Bearer two', context(d))));
+    await proxies.idle();
+    expect({ creates: fake.creates, deploys: fake.deploys }).toEqual({ creates: 1, deploys: 2 });
   });
 
   it('deletes the shared REST API with its last user only', async () => {
