@@ -77,6 +77,8 @@ describe('npm run bench', () => {
     expect(scale!.lag!.executions).toBeGreaterThanOrEqual(5);
     expect(scale!.lag!.within30s).toBe(scale!.lag!.executions);
     expect(figures(scale!).resyncMutatingCalls).toBe(0);
+    // 5 Downloaders over 10 source hosts: one shared REST API each, made once.
+    expect(figures(scale!).restApisMade).toBe(5);
     expect(quota!.throttledSeen + quota!.throttledAnswered).toBe(0);
     expect(quota!.minimumSeconds).toBeGreaterThan(0);
   });

@@ -125,6 +125,20 @@ describe('Downloaders of one origin and auth sharing one REST API', () => {
     );
   });
 
+  it('resolves fan-out paths under the URL path through the shared REST API', async () => {
+    const f = downloader('f', `${upstream()}/v2`, '/status');
+    f.spec.fanOut = { paths: ['/status', '/status/'], concurrency: 2 };
+    f.spec.item = { pk: { S: '$.request.value' }, count: { N: '$.ResponseBody.players' } };
+    apply(namespace, f);
+    const [ready] = await allReady(namespace, ['f']);
+    expect(ready?.status?.resources?.restApiId).toBe(firstApi);
+    expect(await runNow(namespace, 'f', 'first')).toBe('SUCCEEDED');
+    const items = await aws.items(f.spec.table.name);
+    expect(items.map((item) => item.pk?.S).sort()).toEqual(['/status', '/status/']);
+    await deleteDownloaders(namespace, ['f']);
+    expect((await aws.restApisIn(namespace)).map((api) => api.id)).toEqual([firstApi]);
+  });
+
   it('makes a second REST API for a Downloader of another host', async () => {
     apply(namespace, downloader('d', otherHost()));
     const [d] = await allReady(namespace, ['d']);
