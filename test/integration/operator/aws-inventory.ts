@@ -75,8 +75,18 @@ export class AwsInventory {
     return roles.filter((role) => role.RoleName?.startsWith(namePrefix));
   }
 
+  /** Every table name, all pages (a long-lived local cloud holds more than one page). */
   async tableNames() {
-    return (await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? [];
+    const names: string[] = [];
+    let start: string | undefined;
+    do {
+      const page = await this.dynamodb.send(
+        new ListTablesCommand({ ExclusiveStartTableName: start }),
+      );
+      names.push(...(page.TableNames ?? []));
+      start = page.LastEvaluatedTableName;
+    } while (start);
+    return names;
   }
 
   async items(tableName: string) {
