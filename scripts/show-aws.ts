@@ -7,6 +7,7 @@ import {
   APIGatewayClient,
   GetIntegrationCommand,
   GetResourcesCommand,
+  GetRestApiCommand,
   GetStageCommand,
 } from '@aws-sdk/client-api-gateway';
 import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -35,7 +36,12 @@ if (flag !== '--rows-only') {
     const stage = await apigw.send(
       new GetStageCommand({ restApiId, stageName: resources.stageName ?? 'downloader' }),
     );
-    console.log(`API Gateway REST API ${restApiId}`);
+    const api = await apigw.send(new GetRestApiCommand({ restApiId }));
+    const shareKey = api.tags?.['downloader.dev/share-key'];
+    console.log(
+      `API Gateway REST API ${restApiId} (${api.name})` +
+        (shareKey ? `, shared in ${namespace} by share key ${shareKey}` : ''),
+    );
     console.log(`  {proxy+} ANY -> ${integration?.type} ${integration?.uri}`);
     console.log(`  stage ${stage.stageName}, deployment ${stage.deploymentId}`);
   }

@@ -57,6 +57,11 @@ export interface OperatorConfig {
   pricesFile?: string;
   /** Token buckets AWS calls are paced by; empty when pacing is off. */
   awsRateLimits: RateLimits;
+  /**
+   * Whether Downloaders of one namespace with the same origin and auth share one REST API (see
+   * src/controller/shared-proxy.ts) instead of each having its own.
+   */
+  shareProxies: boolean;
 }
 
 export const DEFAULT_APIGW_INVOKE_ENDPOINT_TEMPLATE =
@@ -233,6 +238,14 @@ export const OPTIONS = {
       'pace AWS calls: empty for the documented quotas, off, service:Operation=rate/burst,... ' +
       'over them, or a JSON file',
   },
+  shareProxies: {
+    flag: 'share-proxies',
+    env: 'SHARE_PROXIES',
+    description:
+      'one REST API per namespace, source origin and auth, shared by its Downloaders, instead ' +
+      'of one per Downloader (true or false)',
+    default: 'true',
+  },
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',
@@ -336,6 +349,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     allowedSourceHosts: list('allowedSourceHosts'),
     pricesFile: read('pricesFile'),
     awsRateLimits: rateLimits(read('awsRateLimits')),
+    shareProxies: bool('shareProxies'),
   };
 }
 

@@ -25,6 +25,7 @@ import {
 import { ExecutionLedger } from './controller/execution-status.js';
 import { LeaderElector } from './controller/leader.js';
 import { DownloaderReconciler } from './controller/reconciler.js';
+import { ProxyProvisioner } from './controller/shared-proxy.js';
 import { createKubeClients } from './kube/clients.js';
 import { DownloaderClient } from './kube/downloader-client.js';
 import { KubeEventRecorder } from './kube/events.js';
@@ -90,6 +91,13 @@ async function main(): Promise<void> {
 
   const { recheckIntervalMs } = config;
   const secretCache: { controller?: Controller } = {};
+  const proxyManager = new ProxyManager(clients.apiGateway, { logger: log });
+  const proxies = new ProxyProvisioner({
+    proxy: proxyManager,
+    config,
+    downloaders: (namespace) => secretCache.controller?.listDownloaders(namespace) ?? [],
+    log: log.child({ subsystem: 'shared-proxies' }),
+  });
   const events = new KubeEventRecorder(kube, log);
   const executionLedger = new ExecutionLedger();
   const executionEvents: { consumer?: ExecutionEventConsumer } = {};
@@ -97,7 +105,7 @@ async function main(): Promise<void> {
     config,
     location: context,
     aws: {
-      proxy: new ProxyManager(clients.apiGateway, { logger: log }),
+      proxy: proxyManager,
       table: new TableManager(clients.dynamodb, { logger: log, recheckIntervalMs }),
       roles: new RoleManager(clients.iam, { logger: log, recheckIntervalMs }),
       stateMachine: new StateMachineManager(clients.sfn, context, {
@@ -116,6 +124,7 @@ async function main(): Promise<void> {
     onExecutionSeen: (status) => metrics.executions.inc({ status }),
     executionEvents: { active: () => executionEvents.consumer?.active() ?? false },
     executionLedger,
+    proxies,
   });
   const controller = new Controller(kube, config, reconciler, log, metrics);
   secretCache.controller = controller;

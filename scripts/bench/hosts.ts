@@ -10,7 +10,8 @@ export interface SourceHosts {
 /**
  * Makes `count` distinct source hosts out of the one stand-in API: a TCP forwarder on each of
  * the loopback addresses 127.0.0.2, 127.0.0.3... (Linux routes all of 127.0.0.0/8 to lo), so
- * Downloaders name different origins that all reach the same server.
+ * Downloaders name different origins that all reach the same server. Each origin gets one
+ * REST API shared by its Downloaders: `count` is SOURCE_HOSTS of report.ts.
  */
 export async function startSourceHosts(upstreamUrl: string, count = 10): Promise<SourceHosts> {
   const target = new URL(upstreamUrl);

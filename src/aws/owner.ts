@@ -13,6 +13,14 @@ export const TAG_KEYS = {
   namespace: 'downloader.dev/namespace',
   name: 'downloader.dev/name',
   uid: 'downloader.dev/uid',
+  /**
+   * On a REST API shared by Downloaders (see src/controller/shared-proxy.ts): the hash of the
+   * share key, which with the namespace tag finds the API after a crash. Such an API has no
+   * name or uid tag: it belongs to no single Downloader.
+   */
+  shareKey: 'downloader.dev/share-key',
+  /** On a shared REST API: the operator's scope (its label selector's hash, or `all`). */
+  shareScope: 'downloader.dev/share-scope',
 } as const;
 
 export const MANAGED_BY = 'downloader-operator';
@@ -25,6 +33,35 @@ export function ownerTags(owner: Owner): Record<string, string> {
     [TAG_KEYS.name]: owner.name,
     [TAG_KEYS.uid]: owner.uid,
   };
+}
+
+/** What identifies a REST API shared by the Downloaders of one namespace with one share key. */
+export interface ShareOwner {
+  namespace: string;
+  /** Hash of the share key (hex), see src/controller/shared-proxy.ts. */
+  keyHash: string;
+  /** The operator's scope, so operators with disjoint label selectors never share. */
+  scope: string;
+}
+
+/** The tags of a shared REST API: managed-by, namespace and share key, no single owner. */
+export function shareTags(share: ShareOwner): Record<string, string> {
+  return {
+    [TAG_KEYS.managedBy]: MANAGED_BY,
+    [TAG_KEYS.namespace]: share.namespace,
+    [TAG_KEYS.shareKey]: share.keyHash,
+    [TAG_KEYS.shareScope]: share.scope,
+  };
+}
+
+/** True when `tags` are the operator's tags of the shared API for `share`. */
+export function isSharedAs(tags: Record<string, string> | undefined, share: ShareOwner): boolean {
+  return (
+    tags?.[TAG_KEYS.managedBy] === MANAGED_BY &&
+    tags[TAG_KEYS.namespace] === share.namespace &&
+    tags[TAG_KEYS.shareKey] === share.keyHash &&
+    tags[TAG_KEYS.shareScope] === share.scope
+  );
 }
 
 /** True when `tags` say the resource was created for exactly this Downloader (same UID). */

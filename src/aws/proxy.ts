@@ -21,7 +21,15 @@ import {
 import type { Logger } from 'pino';
 import { TerminalError } from '../errors.js';
 import { isConflict, isNotFound, isThrottling, scrubSecret, traced } from './errors.js';
-import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
+import {
+  MANAGED_BY,
+  TAG_KEYS,
+  isSharedAs,
+  ownerTags,
+  shareTags,
+  type Owner,
+  type ShareOwner,
+} from './owner.js';
 import type { ResourceManager } from './resource.js';
 
 /**
@@ -90,6 +98,20 @@ export interface ProxyDesired {
   auth?: ProxyAuth;
   /** REST API id recorded in the Downloader's status, tried before a scan. */
   hintRestApiId?: string;
+  /**
+   * Set for a REST API shared by several Downloaders: it is then found by, and created with,
+   * the share tags (namespace and share key hash) instead of the owner's UID tag, and the owner
+   * passed to observe and apply is ignored.
+   */
+  share?: ShareOwner;
+}
+
+/** A REST API the operator manages, as a scan of the region lists it. */
+export interface ManagedRestApi {
+  id: string;
+  name?: string;
+  tags: Record<string, string>;
+  createdDate?: Date;
 }
 
 /** What exists in API Gateway. Static request parameter values are fingerprints, not values. */
@@ -260,7 +282,11 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
 
   /** Finds the API (hint, then tag scan) and reads it; undefined if there is none. */
   async observe(owner: Owner, desired: ProxyDesired): Promise<ProxyObserved | undefined> {
-    const api = await this.find(owner, desired.hintRestApiId);
+    const api = await this.find(
+      (tags) =>
+        desired.share ? isSharedAs(tags, desired.share) : tags?.[TAG_KEYS.uid] === owner.uid,
+      desired.hintRestApiId,
+    );
     if (!api?.id) return undefined;
     return this.read(api.id, api.rootResourceId, desired.stageName);
   }
@@ -369,7 +395,11 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
 
   /** Deletes the REST API (stages and deployments go with it); absent counts as deleted. */
   async delete(_owner: Owner, observed: ProxyObserved): Promise<void> {
-    const restApiId = observed.restApiId;
+    await this.deleteApi(observed.restApiId);
+  }
+
+  /** Deletes a REST API by id; absent counts as deleted. */
+  async deleteApi(restApiId: string): Promise<void> {
     try {
       await traced(this.logger, 'DeleteRestApi', () =>
         this.apiGateway.send(new DeleteRestApiCommand({ restApiId })),
@@ -395,14 +425,56 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
     }
   }
 
-  /** The REST API tagged for `owner`: the hinted one if it is, else the oldest found by a scan. */
-  private async find(owner: Owner, hint: string | undefined): Promise<RestApi | undefined> {
+  /**
+   * Every REST API tagged managed-by the operator, in one scan of the region (500 a page): what
+   * the orphan sweep of shared proxies judges.
+   */
+  async listManaged(): Promise<ManagedRestApi[]> {
+    const found: ManagedRestApi[] = [];
+    let position: string | undefined;
+    do {
+      const from = position;
+      const page = await traced(this.logger, 'GetRestApis', () =>
+        this.apiGateway.send(new GetRestApisCommand({ limit: 500, position: from })),
+      );
+      for (const api of page.items ?? []) {
+        if (!api.id || api.tags?.[TAG_KEYS.managedBy] !== MANAGED_BY) continue;
+        found.push({
+          id: api.id,
+          ...(api.name ? { name: api.name } : {}),
+          tags: api.tags,
+          ...(api.createdDate ? { createdDate: api.createdDate } : {}),
+        });
+      }
+      position = page.position;
+    } while (position);
+    return found;
+  }
+
+  /** The tags of one REST API; undefined when it does not exist. */
+  async tagsOf(restApiId: string): Promise<Record<string, string> | undefined> {
+    try {
+      const api = await traced(this.logger, 'GetRestApi', () =>
+        this.apiGateway.send(new GetRestApiCommand({ restApiId })),
+      );
+      return api.tags ?? {};
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The REST API whose tags match: the hinted one if they do, else the oldest found by a scan. */
+  private async find(
+    matches: (tags: Record<string, string> | undefined) => boolean,
+    hint: string | undefined,
+  ): Promise<RestApi | undefined> {
     if (hint) {
       try {
         const api = await traced(this.logger, 'GetRestApi', () =>
           this.apiGateway.send(new GetRestApiCommand({ restApiId: hint })),
         );
-        if (api.tags?.[TAG_KEYS.uid] === owner.uid) return api;
+        if (matches(api.tags)) return api;
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -415,7 +487,7 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
       const page = await traced(this.logger, 'GetRestApis', () =>
         this.apiGateway.send(new GetRestApisCommand({ limit: 500, position: from })),
       );
-      mine.push(...(page.items ?? []).filter((api) => api.tags?.[TAG_KEYS.uid] === owner.uid));
+      mine.push(...(page.items ?? []).filter((api) => matches(api.tags)));
       position = page.position;
     } while (position);
 
@@ -536,9 +608,12 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
         withoutBlindRetry(
           new CreateRestApiCommand({
             name: desired.name,
-            description: `downloader-operator proxy for ${owner.namespace}/${owner.name}`,
+            description: desired.share
+              ? `downloader-operator proxy shared in ${desired.share.namespace} to ` +
+                desired.sourceUrl
+              : `downloader-operator proxy for ${owner.namespace}/${owner.name}`,
             endpointConfiguration: { types: ['REGIONAL'] },
-            tags: ownerTags(owner),
+            tags: desired.share ? shareTags(desired.share) : ownerTags(owner),
           }),
         ),
       ),

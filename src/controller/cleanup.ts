@@ -7,7 +7,6 @@ import type { OperatorConfig } from '../config.js';
 import type { AwsManagers } from './aws-managers.js';
 import {
   ownerOf,
-  proxyDesired,
   scheduleDesired,
   schedulerRoleDesired,
   stateMachineDesired,
@@ -16,6 +15,7 @@ import {
   type AwsLocation,
 } from './desired.js';
 import { removeResource } from './pipeline.js';
+import type { ProxyProvisioner } from './shared-proxy.js';
 
 export interface CleanupDeps {
   config: OperatorConfig;
@@ -23,6 +23,8 @@ export interface CleanupDeps {
   aws: AwsManagers;
   events: EventRecorder;
   log: Logger;
+  /** Releases the proxy: the Downloader's own, or its share of a shared one. */
+  proxies: ProxyProvisioner;
 }
 
 /**
@@ -31,7 +33,8 @@ export interface CleanupDeps {
  * half-deleted pipeline. Each resource is looked up again, so a cleanup interrupted by a crash
  * resumes where it stopped; absent resources count as deleted. A resource that turns out to be
  * another Downloader's (a TerminalError from observe) is left alone. The table is deleted only
- * when this Downloader created it and its deletionPolicy is Delete.
+ * when this Downloader created it and its deletionPolicy is Delete. A shared proxy is deleted
+ * only with its last user (see shared-proxy.ts).
  */
 export async function cleanUp(downloader: Downloader, deps: CleanupDeps): Promise<void> {
   const { aws, config, location, events, log } = deps;
@@ -74,7 +77,7 @@ export async function cleanUp(downloader: Downloader, deps: CleanupDeps): Promis
             stateMachineRoleDesired(downloader, location, config, restApiId || 'unknown', ''),
             context,
           ),
-    () => removeResource(aws.proxy, owner, proxyDesired(downloader, config, undefined), context),
+    () => deps.proxies.release(downloader, context),
     () => cleanUpTable(downloader, deps),
     // The HttpTask transport's connection, after the state machine that used it. Looked up
     // whatever the transport: it may have been switched since the connection was made.

@@ -129,7 +129,8 @@ export class Controller implements SecretReader {
     return undefined;
   }
 
-  private listDownloaders(namespace?: string): Downloader[] {
+  /** Downloaders in the informer caches, of one namespace or of every watched one. */
+  listDownloaders(namespace?: string): Downloader[] {
     return this.downloaders.flatMap((informer) => informer.list(namespace));
   }
 

@@ -15,7 +15,9 @@ import {
 /**
  * Pure functions from a Downloader (and what earlier steps made) to the desired state of each AWS
  * resource. Names are deterministic per Downloader UID (see resourceName), which is how the
- * reconciler finds what it made before a crash.
+ * reconciler finds what it made before a crash. A shared proxy's desired state is made in
+ * shared-proxy.ts; `pathPrefix` is then the path of `source.url`, which the state machine and
+ * its role add to every path because the shared proxy forwards to the origin alone.
  */
 
 /** Where the operator runs in AWS. */
@@ -68,6 +70,7 @@ export function stateMachineRoleDesired(
   config: OperatorConfig,
   restApiId: string,
   tableArn: string,
+  pathPrefix = '',
 ) {
   const owner = ownerOf(downloader);
   const { method, path } = downloader.spec.source;
@@ -82,8 +85,9 @@ export function stateMachineRoleDesired(
         restApiId,
         stage: config.stageName,
         method,
-        path,
-        paths: invokedPaths(downloader.spec),
+        path: `${pathPrefix}${path}`,
+        paths: invokedPaths(downloader.spec, pathPrefix),
+        pathPrefix,
         tableArn,
       }),
     ),
@@ -110,7 +114,8 @@ export function schedulerRoleDesired(
 
 /**
  * The state machine. `connectionArn` (transport HttpTask) makes its download an HTTP Task
- * authenticated by that connection; `restApiId` is then unused.
+ * authenticated by that connection; `restApiId` is then unused. `pathPrefix` goes before every
+ * path invoked through a shared REST API (see shared-proxy.ts).
  */
 export function stateMachineDesired(
   downloader: Downloader,
@@ -119,6 +124,7 @@ export function stateMachineDesired(
   restApiId: string,
   roleArn: string,
   connectionArn?: string,
+  pathPrefix = '',
 ) {
   const owner = ownerOf(downloader);
   const httpTask =
@@ -131,6 +137,7 @@ export function stateMachineDesired(
     spec: downloader.spec,
     apiEndpoint: invokeEndpoint(config.apigwInvokeEndpointTemplate, restApiId, location.region),
     stage: config.stageName,
+    ...(pathPrefix ? { pathPrefix } : {}),
     tableName: downloader.spec.table.name,
     partition: location.partition,
     authType: 'IAM_ROLE',

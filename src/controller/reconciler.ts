@@ -17,7 +17,6 @@ import {
 } from './conditions.js';
 import {
   ownerOf,
-  proxyDesired,
   scheduleDesired,
   schedulerRoleDesired,
   stateMachineDesired,
@@ -35,6 +34,7 @@ import {
   type ExecutionLedger,
 } from './execution-status.js';
 import { ensureResource } from './pipeline.js';
+import { ProxyProvisioner, type ProxyTarget } from './shared-proxy.js';
 import type { SecretReader } from './secrets.js';
 import { credentialValues, resolveAuthValue } from './secrets.js';
 import { runNowExecutionName } from './run-now.js';
@@ -75,6 +75,11 @@ export interface ReconcilerDeps {
   executionEvents?: { active(): boolean };
   /** Serializes status writes with the events consumer's (see ExecutionLedger). */
   executionLedger?: ExecutionLedger;
+  /**
+   * The proxy step, shared REST APIs included (see shared-proxy.ts). Default: one made from
+   * `aws.proxy` and `config` that knows no other Downloader, so never deletes a shared API.
+   */
+  proxies?: ProxyProvisioner;
 }
 
 /** The part condition each step reports on. */
@@ -87,8 +92,12 @@ type Step = Exclude<ConditionType, 'Ready'>;
  */
 export class DownloaderReconciler {
   private readonly lastExecutionPoll = new Map<string, number>();
+  private readonly proxies: ProxyProvisioner;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.proxies =
+      deps.proxies ?? new ProxyProvisioner({ proxy: deps.aws.proxy, config: deps.config });
+  }
 
   async reconcile(downloader: Downloader, log: Logger): Promise<ReconcileResult> {
     const key = `${downloader.metadata.namespace}/${downloader.metadata.name}`;
@@ -149,20 +158,19 @@ export class DownloaderReconciler {
         transportOf(downloader.spec) === 'HttpTask'
           ? await this.ensureHttpTask(downloader, run, context, authValue)
           : undefined;
-      const proxy = httpTask
-        ? { restApiId: '' }
-        : await ensureResource(
-            aws.proxy,
-            owner,
-            proxyDesired(downloader, config, authValue),
-            context,
-          );
+      const proxy: ProxyTarget = httpTask
+        ? { restApiId: '', pathPrefix: '', shared: false }
+        : await this.proxies.ensure(downloader, authValue, context);
       if (!httpTask) {
         if (await removeHttpTaskTransport({ ...context, config, aws })) {
           run.set({ resources: withoutKeys(run.status.resources, ['connectionArn']) });
         }
         run.resources({ restApiId: proxy.restApiId, stageName: config.stageName });
-        run.ok(step, `Proxy ${proxy.restApiId} forwards to ${downloader.spec.source.url}`);
+        run.ok(
+          step,
+          `Proxy ${proxy.restApiId} ${proxy.shared ? '(shared) ' : ''}forwards to ` +
+            downloader.spec.source.url,
+        );
       }
 
       step = CONDITION_TYPES.table;
@@ -184,7 +192,14 @@ export class DownloaderReconciler {
           owner,
           httpTask
             ? httpTaskRoleDesired(downloader, location, config, httpTask.connectionArn, table.arn)
-            : stateMachineRoleDesired(downloader, location, config, proxy.restApiId, table.arn),
+            : stateMachineRoleDesired(
+                downloader,
+                location,
+                config,
+                proxy.restApiId,
+                table.arn,
+                proxy.pathPrefix,
+              ),
           context,
         );
         stateMachineRoleArn = role.arn;
@@ -197,6 +212,7 @@ export class DownloaderReconciler {
         proxy.restApiId,
         stateMachineRoleArn,
         httpTask?.connectionArn,
+        proxy.pathPrefix,
       );
       run.set({
         estimatedMonthlyCost: estimateMonthlyCost(
@@ -243,6 +259,9 @@ export class DownloaderReconciler {
           `${downloader.spec.schedule.expression} (${downloader.spec.schedule.timezone})`,
       );
       run.ready();
+      // The state machine calls `proxy` now (no REST API at all with HttpTask): the API the
+      // status named before may go, once no other Downloader uses it.
+      this.proxies.retire(downloader, proxy, context);
       await this.handleRunNow(downloader, run, stateMachine.arn, log);
       return { kind: 'done', requeueAfterMs: config.resyncIntervalMs };
     } catch (err) {
@@ -262,11 +281,11 @@ export class DownloaderReconciler {
     authValue: string | undefined,
   ): Promise<{ connectionArn: string }> {
     const { config, aws } = this.deps;
-    const { connectionArn, removedProxy } = await ensureHttpTaskTransport(
+    const { connectionArn, leftProxy } = await ensureHttpTaskTransport(
       { ...context, config, aws },
       authValue,
     );
-    if (removedProxy) {
+    if (leftProxy) {
       run.set({ resources: withoutKeys(run.status.resources, ['restApiId', 'stageName']) });
     }
     run.resources({ connectionArn });
@@ -412,7 +431,7 @@ export class DownloaderReconciler {
   ): Promise<ReconcileResult> {
     if (!downloader.metadata.finalizers?.includes(FINALIZER)) return { kind: 'forget' };
     try {
-      await cleanUp(downloader, { ...this.deps, log });
+      await cleanUp(downloader, { ...this.deps, proxies: this.proxies, log });
     } catch (err) {
       const failure = classifyFailure(err);
       this.deps.events.record(downloader, 'Warning', 'CleanupFailed', failure.message);

@@ -12,7 +12,7 @@ import {
   stateMachineTrustPolicy,
 } from '../workflow/policies.js';
 import type { AwsManagers } from './aws-managers.js';
-import { INLINE_POLICY_NAME, names, ownerOf, proxyDesired, type AwsLocation } from './desired.js';
+import { INLINE_POLICY_NAME, names, ownerOf, type AwsLocation } from './desired.js';
 import { ensureResource, removeResource } from './pipeline.js';
 
 /**
@@ -88,15 +88,16 @@ export interface TransportContext {
 }
 
 /**
- * Ensures the connection of an HttpTask Downloader and deletes the REST API it had under the
- * ApiGateway transport, if its status records one (a scan for it on every reconcile would cost
- * a paged GetRestApis each time). Returns the connection's ARN.
+ * Ensures the connection of an HttpTask Downloader. Returns the connection's ARN, and whether
+ * the status still names a REST API of the ApiGateway transport: the reconciler drops it from
+ * the status and, once the state machine no longer calls it, releases it (ProxyProvisioner.
+ * retire: deleted when no other Downloader shares it; the orphan sweep repairs a crash).
  */
 export async function ensureHttpTaskTransport(
   context: TransportContext,
   authValue: string | undefined,
-): Promise<{ connectionArn: string; removedProxy: boolean }> {
-  const { aws, config, downloader, events, log } = context;
+): Promise<{ connectionArn: string; leftProxy: boolean }> {
+  const { aws, downloader, events, log } = context;
   const owner = ownerOf(downloader);
   const connection = await ensureResource(
     aws.connection,
@@ -104,16 +105,10 @@ export async function ensureHttpTaskTransport(
     connectionDesired(downloader, authValue),
     { downloader, events, log },
   );
-  let removedProxy = false;
-  if (downloader.status?.resources?.restApiId) {
-    await removeResource(aws.proxy, owner, proxyDesired(downloader, config, undefined), {
-      downloader,
-      events,
-      log,
-    });
-    removedProxy = true;
-  }
-  return { connectionArn: connection.arn, removedProxy };
+  return {
+    connectionArn: connection.arn,
+    leftProxy: Boolean(downloader.status?.resources?.restApiId),
+  };
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   PERSIST_TIMEOUT_SECONDS,
   copyRetriers,
   downloadParameters,
+  prefixedPathValue,
   type DefinitionInput,
 } from './tasks.js';
 
@@ -447,7 +448,7 @@ class MultiRequestStates {
 
     if (fanOut?.paths) {
       delete parameters.Path;
-      parameters['Path.$'] = '$.value';
+      parameters['Path.$'] = prefixedPathValue(this.input.pathPrefix, '$.value');
     }
     if (fanOut?.query) {
       delete query[fanOut.query.parameter];
@@ -465,7 +466,7 @@ class MultiRequestStates {
         query[`${pagination.cursorParameter}.$`] = queryValueOf('$.cursor');
       } else {
         delete parameters.Path;
-        parameters['Path.$'] = '$.cursor';
+        parameters['Path.$'] = prefixedPathValue(this.input.pathPrefix, '$.cursor');
       }
     }
     delete parameters.QueryParameters;

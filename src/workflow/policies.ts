@@ -104,9 +104,15 @@ export interface StateMachinePolicyInput extends ExecuteApiTarget {
   tableArn: string;
   /**
    * Every path the state machine requests (`invokedPaths`), when there is more than `path`: the
-   * fan-out paths, or `/*` when next links name the paths. Replaces `path` when given.
+   * fan-out paths, or `/*` when next links name the paths. Replaces `path` when given. Paths
+   * here already carry `pathPrefix`.
    */
   paths?: readonly string[];
+  /**
+   * The path of `source.url` when the proxy forwards to the origin alone (a shared proxy): the
+   * fallback for too many paths is then "any path under the prefix", not any path of the origin.
+   */
+  pathPrefix?: string;
 }
 
 /** The resource path that stands for "any path of this stage and method". */
@@ -115,15 +121,17 @@ export const ANY_PATH = '/*';
 /**
  * The paths a Downloader's state machine requests through the proxy: `source.path`, or each of
  * `fanOut.paths`, or `/*` (any) when NextLink pagination follows links whose paths the source
- * chooses. Queries are not part of execute-api ARNs and are dropped.
+ * chooses. Queries are not part of execute-api ARNs and are dropped. `pathPrefix` (the path of
+ * `source.url` when the proxy is shared by the origin's Downloaders) goes before each, so the
+ * role may invoke only what this Downloader asks for, not the rest of the origin.
  */
-export function invokedPaths(spec: DownloaderSpec): string[] {
+export function invokedPaths(spec: DownloaderSpec, pathPrefix = ''): string[] {
   const pagination = spec.source.pagination;
   if (pagination?.type === 'NextLink' && pagination.cursorParameter === undefined) {
-    return [ANY_PATH];
+    return [`${pathPrefix}${ANY_PATH}`];
   }
   const paths = spec.fanOut?.paths ?? [spec.source.path];
-  return [...new Set(paths.map((path) => path.split('?')[0] ?? path))];
+  return [...new Set(paths.map((path) => `${pathPrefix}${path.split('?')[0] ?? path}`))];
 }
 
 /**
@@ -141,7 +149,9 @@ export function stateMachinePolicy(input: StateMachinePolicyInput): PolicyDocume
   );
   if (policyJson(document).length <= ROLE_POLICY_MAX_CHARS) return document;
   // One ARN per fan-out path does not fit: any path of this proxy's stage and method instead.
-  return invokeAndPutPolicy(input, [executeApiArn({ ...input, path: ANY_PATH })]);
+  return invokeAndPutPolicy(input, [
+    executeApiArn({ ...input, path: `${input.pathPrefix ?? ''}${ANY_PATH}` }),
+  ]);
 }
 
 /**

@@ -52,6 +52,13 @@ export interface DefinitionInput {
   apiEndpoint: string;
   /** Stage of the proxy's deployment. */
   stage: string;
+  /**
+   * Path the proxy's integration does not add, put before every path the task requests: the
+   * path of `source.url` (`/api/v1` for `https://host/api/v1`) when the proxy is shared by
+   * Downloaders of one origin and forwards to the origin alone. Empty or absent for a proxy
+   * that forwards to the whole `source.url`. No trailing "/".
+   */
+  pathPrefix?: string;
   /** The DynamoDB table written to (spec.table.name, or the adopted table's name). */
   tableName: string;
   /** AWS partition of the region, for the service integration ARNs. Default `aws`. */
@@ -155,6 +162,17 @@ export function copyRetriers(retriers: readonly Retrier[]): Retrier[] {
   return retriers.map((retrier) => ({ ...retrier, ErrorEquals: [...retrier.ErrorEquals] }));
 }
 
+/**
+ * A JSONPath `Path.$` value for a path read from the state at `statePath`, with `prefix` put
+ * before it: the state path itself without a prefix, else a States.Format whose literal part
+ * escapes what intrinsic function strings reserve (`'`, `{`, `}` and `\`).
+ */
+export function prefixedPathValue(prefix: string | undefined, statePath: string): string {
+  if (!prefix) return statePath;
+  const literal = prefix.replace(/[\\'{}]/g, (c) => `\\${c}`);
+  return `States.Format('${literal}{}', ${statePath})`;
+}
+
 /** The invoke task's parameters for `spec.source` as it is: its path, query and headers. */
 export function downloadParameters(input: DefinitionInput): PayloadTemplate {
   const { source } = input.spec;
@@ -165,7 +183,7 @@ export function downloadParameters(input: DefinitionInput): PayloadTemplate {
     ApiEndpoint: input.apiEndpoint,
     Method: source.method,
     Stage: input.stage,
-    Path: path,
+    Path: `${input.pathPrefix ?? ''}${path}`,
   };
   if (Object.keys(query).length > 0) parameters.QueryParameters = query;
   if (Object.keys(headers).length > 0) parameters.Headers = headers;

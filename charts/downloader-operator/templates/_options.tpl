@@ -25,5 +25,6 @@ retryPeriodS: RETRY_PERIOD_S
 allowedSourceHosts: ALLOWED_SOURCE_HOSTS
 pricesFile: PRICES_FILE
 awsRateLimits: AWS_RATE_LIMITS
+shareProxies: SHARE_PROXIES
 logLevel: LOG_LEVEL
 {{- end }}

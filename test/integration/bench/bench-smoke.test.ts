@@ -85,6 +85,8 @@ describe('npm run bench', () => {
     expect(figures(scale!).resyncReadsPerDownloader).toBeLessThan(
       figures(scale!).restartReadsPerDownloader!,
     );
+    // 5 Downloaders over 10 source hosts: one shared REST API each, made once.
+    expect(figures(scale!).restApisMade).toBe(5);
     expect(quota!.throttledSeen + quota!.throttledAnswered).toBe(0);
     expect(quota!.minimumSeconds).toBeGreaterThan(0);
   });

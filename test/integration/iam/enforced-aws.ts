@@ -173,6 +173,12 @@ export class EnforcedAws {
     return apis.filter((api) => api.tags?.['downloader.dev/uid'] === uid);
   }
 
+  /** Every REST API the operator made in `namespace`, shared or a Downloader's own. */
+  async restApisIn(namespace: string) {
+    const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
+    return apis.filter((api) => api.tags?.['downloader.dev/namespace'] === namespace);
+  }
+
   async stateMachines(namePrefix: string) {
     const list = (await this.sfn.send(new ListStateMachinesCommand({}))).stateMachines ?? [];
     return list.filter((sm) => sm.name?.startsWith(namePrefix));

@@ -393,6 +393,7 @@ describe('the operator holding exactly iam/controller-policy.json', () => {
     for (const d of [eveNow, secureNow]) {
       const resources = d.status?.resources ?? {};
       expect(await aws.restApis(d.metadata.uid ?? '')).toHaveLength(0);
+      expect(await aws.restApisIn(namespace)).toHaveLength(0);
       expect(await aws.stateMachines(resources.stateMachineArn?.split(':').pop() ?? '')).toEqual(
         [],
       );

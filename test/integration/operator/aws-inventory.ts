@@ -21,10 +21,28 @@ export class AwsInventory {
   readonly scheduler = new SchedulerClient({});
   readonly iam = new IAMClient({});
 
-  /** REST APIs tagged as belonging to the Downloader with this UID. */
+  /** REST APIs tagged as belonging to the Downloader with this UID (not shared ones). */
   async restApis(uid: string) {
     const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
     return apis.filter((api) => api.tags?.['downloader.dev/uid'] === uid);
+  }
+
+  /** Every REST API the operator made in `namespace`, shared or a Downloader's own. */
+  async restApisIn(namespace: string) {
+    const apis = (await this.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? [];
+    return apis.filter(
+      (api) =>
+        api.tags?.['downloader.dev/managed-by'] === 'downloader-operator' &&
+        api.tags['downloader.dev/namespace'] === namespace,
+    );
+  }
+
+  /** The shared REST APIs of `namespace` (tagged with a share key), oldest first. */
+  async sharedRestApis(namespace: string) {
+    const apis = await this.restApisIn(namespace);
+    return apis
+      .filter((api) => api.tags?.['downloader.dev/share-key'] !== undefined)
+      .sort((a, b) => (a.createdDate?.getTime() ?? 0) - (b.createdDate?.getTime() ?? 0));
   }
 
   async proxyIntegration(restApiId: string) {
@@ -57,8 +75,18 @@ export class AwsInventory {
     return roles.filter((role) => role.RoleName?.startsWith(namePrefix));
   }
 
+  /** Every table name, all pages (a long-lived local cloud holds more than one page). */
   async tableNames() {
-    return (await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? [];
+    const names: string[] = [];
+    let start: string | undefined;
+    do {
+      const page = await this.dynamodb.send(
+        new ListTablesCommand({ ExclusiveStartTableName: start }),
+      );
+      names.push(...(page.TableNames ?? []));
+      start = page.LastEvaluatedTableName;
+    } while (start);
+    return names;
   }
 
   async items(tableName: string) {

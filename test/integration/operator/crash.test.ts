@@ -27,7 +27,8 @@ describe('the operator killed in the middle of creating a pipeline', () => {
           90_000,
         );
         const resources = ready.status?.resources ?? {};
-        expect(await aws.restApis(ready.metadata.uid ?? '')).toHaveLength(1);
+        const apis = await aws.restApisIn(namespace);
+        expect(apis.map((api) => api.id)).toEqual([resources.restApiId]);
         expect(
           await aws.stateMachines(resources.stateMachineArn?.split(':').pop() ?? '-'),
         ).toHaveLength(1);

@@ -1,8 +1,9 @@
 import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
-import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Downloader } from '../../../src/api/downloader.js';
+import { runNowExecutionName } from '../../../src/controller/run-now.js';
 import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
@@ -34,7 +35,9 @@ describe('the operator, for the article EVE Downloader', () => {
 
   it('makes the REST API proxy: {proxy+} ANY to the source over HTTP_PROXY, deployed to the stage', async () => {
     const restApiId = ready.status?.resources?.restApiId ?? '';
-    expect(await aws.restApis(ready.metadata.uid ?? '')).toHaveLength(1);
+    const apis = await aws.restApisIn(namespace);
+    expect(apis.map((api) => api.id)).toEqual([restApiId]);
+    expect(apis[0]?.tags?.['downloader.dev/share-key']).toMatch(/^[0-9a-f]{20}$/);
     const integration = await aws.proxyIntegration(restApiId);
     expect(integration).toMatchObject({
       type: 'HTTP_PROXY',
@@ -132,12 +135,19 @@ describe('the operator, for the article EVE Downloader', () => {
 
   it('runs on run-now, stores the item with the right types, and reports the execution', async () => {
     kubectlOk(['annotate', '-n', namespace, `downloader/${name}`, 'downloader.dev/run-now=first']);
-    // The schedule's own first run may be on the status already: wait for the run-now one.
-    const done = await eventually('the run-now execution finished on the status', () => {
+    // The schedule's own runs may come just before or just after it on the status: read the
+    // run-now execution itself, and wait for the status to show a finished one.
+    const executionArn =
+      `${ready.status?.resources?.stateMachineArn?.replace(':stateMachine:', ':execution:')}:` +
+      runNowExecutionName(ready.metadata.uid ?? '', 'first');
+    const done = await eventually('the run-now execution finished on the status', async () => {
       const d = getDownloader(namespace, name);
       const last = d?.status?.lastExecution;
-      return last?.name.startsWith('run-now-') && last.status !== 'RUNNING' ? d : undefined;
+      if (d?.status?.lastRunNow !== 'first' || !last || last.status === 'RUNNING') return undefined;
+      const execution = await aws.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return execution.status === 'RUNNING' ? undefined : { ...d, runNowStatus: execution.status };
     });
+    expect(done.runNowStatus).toBe('SUCCEEDED');
     expect(done.status?.lastExecution).toMatchObject({ status: 'SUCCEEDED' });
     expect(done.status?.lastRunNow).toBe('first');
     expect(done.status?.lastSuccessTime).toBeTruthy();
@@ -181,7 +191,7 @@ describe('the operator, for the article EVE Downloader', () => {
       State: 'DISABLED',
     });
     expect(updated.status?.resources).toEqual(current.status?.resources);
-    expect(await aws.restApis(current.metadata.uid ?? '')).toHaveLength(1);
+    expect(await aws.restApisIn(namespace)).toHaveLength(1);
     const prefix = updated.status?.resources?.stateMachineArn?.split(':').pop() ?? '';
     expect(await aws.stateMachines(prefix)).toHaveLength(1);
     expect(await aws.schedules(scheduleName ?? '')).toHaveLength(1);
@@ -211,7 +221,7 @@ describe('the operator, for the article EVE Downloader', () => {
     const last = getDownloader(namespace, name)!;
     kubectlOk(['delete', '-n', namespace, `downloader/${name}`, '--timeout=60s']);
     const resources = last.status?.resources ?? {};
-    expect(await aws.restApis(last.metadata.uid ?? '')).toHaveLength(0);
+    expect(await aws.restApisIn(namespace)).toHaveLength(0);
     const prefix = resources.stateMachineArn?.split(':').pop() ?? '';
     expect(await aws.stateMachines(prefix)).toHaveLength(0);
     expect(await aws.schedules(resources.scheduleArn?.split('/').pop() ?? '')).toHaveLength(0);

@@ -190,7 +190,8 @@ describe('the operator with only the permissions of the chart', () => {
     const result = kubectl(['delete', '-n', namespace, `downloader/${name}`, '--timeout=60s']);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(getDownloader(namespace, name)).toBeUndefined();
-    expect(await new AwsInventory().restApis(last?.metadata.uid ?? '')).toHaveLength(0);
+    expect(last?.status?.resources?.restApiId).toBeTruthy();
+    expect(await new AwsInventory().restApisIn(namespace)).toHaveLength(0);
   });
 
   it('was never refused anything by the API server', () => {

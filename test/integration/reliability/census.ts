@@ -137,7 +137,12 @@ export interface PipelineCount {
   schedulerRoles: number;
 }
 
-/** Counts the resources of `downloader` in `census`, by UID tag and by the names in its status. */
+/**
+ * Counts the resources of `downloader` in `census`, by the names in its status and by UID tag.
+ * Its REST API may be shared with other Downloaders: it counts as one when the API its status
+ * names exists, plus any REST API still tagged with its UID under another id (a leak: a
+ * Downloader's own API left behind after it moved to a shared one).
+ */
 export function countFor(census: NamespaceCensus, downloader: Downloader): PipelineCount {
   const uid = downloader.metadata.uid ?? '-';
   const resources = downloader.status?.resources ?? {};
@@ -147,7 +152,11 @@ export function countFor(census: NamespaceCensus, downloader: Downloader): Pipel
   const sfnRole = last(resources.stateMachineRoleArn, '/');
   const schedRole = last(resources.schedulerRoleArn, '/');
   return {
-    restApis: census.restApis.filter((a) => a.tags?.['downloader.dev/uid'] === uid).length,
+    restApis:
+      census.restApis.filter((a) => a.id === resources.restApiId).length +
+      census.restApis.filter(
+        (a) => a.tags?.['downloader.dev/uid'] === uid && a.id !== resources.restApiId,
+      ).length,
     stateMachines: census.stateMachines.filter((m) => m.name === machine).length,
     schedules: census.schedules.filter((s) => s.Name === schedule).length,
     stateMachineRoles: census.roles.filter((r) => r.RoleName === sfnRole).length,
@@ -172,4 +181,23 @@ export function censusSize(census: NamespaceCensus): Record<keyof NamespaceCensu
     schedules: census.schedules.length,
     roles: census.roles.length,
   };
+}
+
+/**
+ * How many REST APIs the Downloaders should have between them when the operator shares them:
+ * one per namespace, source origin (scheme, host and port of source.url) and auth (Secret name
+ * and key, header, prefix). Worked out here from the specs, independently of the operator's code.
+ */
+export function expectedRestApis(downloaders: readonly Downloader[]): number {
+  const keys = new Set(
+    downloaders.map((d) => {
+      const auth = d.spec.source.auth;
+      return JSON.stringify([
+        d.metadata.namespace,
+        new URL(d.spec.source.url).origin,
+        auth ? [auth.secretRef.name, auth.secretRef.key, auth.header, auth.prefix] : null,
+      ]);
+    }),
+  );
+  return keys.size;
 }
