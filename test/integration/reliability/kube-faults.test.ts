@@ -279,9 +279,18 @@ describe('the operator when the Kubernetes API server fails', () => {
       ['annotate', 'downloader', name, '-n', namespace, `test/nudge=${Date.now()}`, '--overwrite'],
       { kubeconfig },
     );
+    // Ready and the latest spec were on the status already: wait for the heal itself (a
+    // shared REST API carries no owner tag, so the census finds it only through the status).
+    const healed = await eventually(
+      'the scribbled status to be healed',
+      async () => {
+        const d = (await listDownloaders(namespace, kubeconfig)).get(name);
+        return d && d.status?.resources?.restApiId !== 'scribbled' ? d : undefined;
+      },
+      60_000,
+      500,
+    );
     await converged('status and finalizers raced');
-    const healed = (await listDownloaders(namespace, kubeconfig)).get(name)!;
-    expect(healed.status?.resources?.restApiId).not.toBe('scribbled');
     expect(conditionOf(healed, 'Ready')?.status).toBe('True');
     expect(healed.metadata.finalizers).toEqual(
       expect.arrayContaining(['downloader.dev/cleanup', 'example.com/other-0']),
