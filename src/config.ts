@@ -118,8 +118,8 @@ export const OPTIONS = {
     flag: 'recheck-interval',
     env: 'RECHECK_INTERVAL_S',
     description:
-      'seconds between reads of what rarely changes (owner tags, inline policies beside the ' +
-      "operator's own, and with execution events the last execution); the resync reads the rest",
+      'seconds between reads of what rarely changes (owner tags, the inline policies of roles, ' +
+      'and with execution events the last execution); the resync reads the rest',
     default: '3600',
   },
   executionPollIntervalS: {

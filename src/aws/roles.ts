@@ -82,9 +82,15 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
   /**
    * The names of a role's inline policies, per role name and creation time (see Recheck): a
    * policy added beside the operator's own is found and removed within the recheck interval,
-   * not on every resync. The operator's own policy is read every time.
+   * not on every resync.
    */
   private readonly knownPolicyNames: Recheck<string[]>;
+  /**
+   * The operator's own inline policy per role name and creation time, as last read or put: an
+   * edit by someone else is put right within the recheck interval. IAM allows fewer reads a
+   * second than a resync of a thousand Downloaders would make with it read every time.
+   */
+  private readonly knownPolicies: Recheck<string | undefined>;
 
   constructor(
     private readonly iam: IAMClient,
@@ -92,6 +98,7 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
   ) {
     this.logger = options.logger;
     this.knownPolicyNames = new Recheck(options.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
+    this.knownPolicies = new Recheck(options.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS);
   }
 
   /** Reads the role and its policies; undefined if absent. Throws if another Downloader owns it. */
@@ -124,8 +131,11 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
     const names = await this.knownPolicyNames.through(`${desired.name}@${created}`, () =>
       this.inlinePolicyNames(desired.name),
     );
-    // Read even when the remembered names lack it: it may have been put since.
-    const inlinePolicy = await this.inlinePolicy(desired.name, desired.inlinePolicyName);
+    // Read even when the remembered names lack it: it may have been put since. An absent one is
+    // not remembered (undefined), so it is read again next time.
+    const inlinePolicy = await this.knownPolicies.through(`${desired.name}@${created}`, () =>
+      this.inlinePolicy(desired.name, desired.inlinePolicyName),
+    );
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     return {
       name: role.RoleName ?? desired.name,
@@ -171,7 +181,11 @@ export class RoleManager implements ResourceManager<RoleDesired, RoleObserved> {
     const current = observed ?? (await this.create(owner, desired));
     const changes = this.diff(desired, current);
     const name = desired.name;
-    if (changes.length > 0) this.knownPolicyNames.forget(`${name}@`);
+    if (changes.length > 0) {
+      this.knownPolicyNames.forget(`${name}@`);
+      this.knownPolicies.forget(`${name}@`);
+      this.knownPolicies.forget(`${name}@`);
+    }
 
     if (changes.includes('trustPolicy')) {
       await traced(this.logger, 'UpdateAssumeRolePolicy', () =>
