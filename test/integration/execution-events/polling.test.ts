@@ -49,11 +49,13 @@ describe('the operator with --execution-events false', () => {
     apply(namespace, eveExample('eve', `Polling-${Date.now()}`));
     await eventually('Ready', () => readyDownloader(namespace, 'eve'), 90_000);
     kubectlOk(['annotate', '-n', namespace, 'downloader/eve', 'downloader.dev/run-now=p1']);
+    // The schedule's first run (moto fires a rate() schedule at once) may start after run-now's
+    // and be the one the status shows: either, finished, shows that polling works.
     await eventually(
-      'the run-now execution on the status',
+      'a finished execution on the status',
       () => {
         const last = getDownloader(namespace, 'eve')?.status?.lastExecution;
-        return last?.name.startsWith('run-now-') && last.status === 'SUCCEEDED' ? last : undefined;
+        return last?.status === 'SUCCEEDED' ? last : undefined;
       },
       120_000,
     );
