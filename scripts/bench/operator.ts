@@ -55,7 +55,7 @@ export interface RunningOperator {
  * port; resolves once /metrics answers.
  */
 /** The Node.js options the image runs the operator with (the Dockerfile's NODE_OPTIONS). */
-export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=2 --optimize-for-size';
+export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=2';
 
 export async function startOperator(
   main: string,
