@@ -53,7 +53,16 @@ afterAll(async () => {
 });
 
 // Pacing at AWS's quotas (DeleteRestApi once per 30 s) is not what these tests are about.
-const POLL = ['--execution-poll-interval', '2', '--aws-rate-limits', 'off'];
+// A role's inline policy is read once per recheck interval: 5 s here, so a reconcile soon after
+// puts back one that was deleted.
+const POLL = [
+  '--execution-poll-interval',
+  '2',
+  '--aws-rate-limits',
+  'off',
+  '--recheck-interval',
+  '5',
+];
 
 /** One negative control: the policy without one permission, and the part that needs it. */
 interface DenialCase {
@@ -321,13 +330,26 @@ describe('the operator holding exactly iam/controller-policy.json', () => {
     expect(failed).toMatchObject({ status: 'FAILED', error: 'ApiGateway.403' });
     expect(failed.cause).toContain('execute-api:Invoke');
 
-    kubectlOk(['annotate', '-n', namespace, 'downloader/eve', 'test/nudge=1', '--overwrite']);
-    await eventually('the role policy to be put back', async () => {
-      const out = await aws.iam
-        .send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'downloader-operator' }))
-        .catch(() => undefined);
-      return out?.PolicyDocument;
-    });
+    // Each nudge is a reconcile; the first after the recheck interval reads the policy again.
+    await eventually(
+      'the role policy to be put back',
+      async () => {
+        kubectlOk([
+          'annotate',
+          '-n',
+          namespace,
+          'downloader/eve',
+          `test/nudge=${Date.now()}`,
+          '--overwrite',
+        ]);
+        const out = await aws.iam
+          .send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'downloader-operator' }))
+          .catch(() => undefined);
+        return out?.PolicyDocument;
+      },
+      60_000,
+      2_000,
+    );
     const again = await aws.sfn.send(
       new StartExecutionCommand({ stateMachineArn: resources.stateMachineArn, name: 'restored' }),
     );
