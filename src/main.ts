@@ -26,6 +26,7 @@ import { ExecutionLedger } from './controller/execution-status.js';
 import { LeaderElector } from './controller/leader.js';
 import { DownloaderReconciler } from './controller/reconciler.js';
 import { ProxyProvisioner } from './controller/shared-proxy.js';
+import { ReconcileSlots } from './controller/slots.js';
 import { createKubeClients } from './kube/clients.js';
 import { DownloaderClient } from './kube/downloader-client.js';
 import { KubeEventRecorder } from './kube/events.js';
@@ -69,7 +70,11 @@ async function main(): Promise<void> {
   metrics.instrument(clients.sts, 'sts');
   metrics.instrument(clients.sqs, 'sqs');
   metrics.instrument(clients.eventBridge, 'events');
+  // Reconciles waiting for a quota token or a shared proxy lend their slot (see ReconcileSlots).
+  const slots = new ReconcileSlots(config.concurrency);
+  const whileWaiting = <T>(wait: () => Promise<T>) => slots.whileWaiting(wait);
   const pacer = new AwsPacer(config.awsRateLimits, {
+    whileWaiting,
     onWait: (service, operation, ms) =>
       metrics.awsPacingWait.observe({ service, operation }, ms / 1000),
   });
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
     config,
     downloaders: (namespace) => secretCache.controller?.listDownloaders(namespace) ?? [],
     log: log.child({ subsystem: 'shared-proxies' }),
+    whileWaiting,
   });
   const events = new KubeEventRecorder(kube, log);
   const executionLedger = new ExecutionLedger();
@@ -126,7 +132,7 @@ async function main(): Promise<void> {
     executionLedger,
     proxies,
   });
-  const controller = new Controller(kube, config, reconciler, log, metrics);
+  const controller = new Controller(kube, config, reconciler, log, metrics, undefined, slots);
   secretCache.controller = controller;
   if (config.executionEvents) {
     const index = new StateMachineIndex(context);
@@ -159,6 +165,7 @@ async function main(): Promise<void> {
     controller.startWorkers();
   };
   metrics.queueDepthSource = () => controller.queue.stats().depth;
+  metrics.reconcilesSource = () => ({ working: slots.working, waiting: slots.waiting });
 
   const elector = config.leaderElect
     ? new LeaderElector(

@@ -33,6 +33,26 @@ export class OperatorMetrics {
     collect: (): void => this.queueDepth.set(this.queueDepthSource()),
   });
 
+  /** Read at scrape time from `reconcilesSource`. */
+  reconcilesSource: () => { working: number; waiting: number } = () => ({
+    working: 0,
+    waiting: 0,
+  });
+
+  readonly reconcilesInFlight: Gauge<'state'> = new Gauge({
+    name: 'downloader_reconciles_in_flight',
+    help:
+      'Reconciles under way: working (holding one of the --concurrency slots) or waiting ' +
+      '(for an AWS quota token or a shared proxy, with the slot lent to another).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      const { working, waiting } = this.reconcilesSource();
+      this.reconcilesInFlight.set({ state: 'working' }, working);
+      this.reconcilesInFlight.set({ state: 'waiting' }, waiting);
+    },
+  });
+
   readonly queueWait = new Histogram({
     name: 'downloader_queue_wait_seconds',
     help: 'Time a key waited in the queue before a worker took it.',

@@ -3,6 +3,7 @@
  * results into docs/benchmarks.md (between its markers) and as JSON.
  *
  *   npm run bench -- --n 100,1000 [--quota-mode] [--quota-n 100] [--concurrency 4]
+ *   npm run bench -- --n 0 --quota-mode --quota-n 100      (quota mode only)
  *                    [--poll-interval 20] [--lag-window 180] [--out docs/benchmarks.md]
  *                    [--json file] [--work-dir dir] [--keep] [--revision text]
  *                    [--execution-events true|false]
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
   }
   const ns = numbers(values.n);
   const quotaNs = values['quota-mode'] ? numbers(values['quota-n'] ?? values.n) : [];
-  if (ns.length === 0) throw new Error('--n needs one or more positive integers, e.g. 100,1000');
+  if (ns.length === 0 && quotaNs.length === 0) {
+    throw new Error('--n needs one or more positive integers, e.g. 100,1000 (0: quota mode only)');
+  }
   const workDir = resolve(values['work-dir'] ?? join('.local', `bench-${process.pid}`));
   mkdirSync(workDir, { recursive: true });
   const log = (message: string) =>

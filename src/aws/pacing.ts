@@ -238,6 +238,14 @@ export class TokenBucket {
     return this.waiters.length;
   }
 
+  /** Takes a token if one is there and nobody waits; false otherwise (then call `take`). */
+  tryTake(): boolean {
+    this.refill();
+    if (this.waiters.length > 0 || this.tokens < 1 - EPSILON) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   /** Resolves once the caller holds a token; callers before it are served first. */
   take(): Promise<void> {
     this.refill();
@@ -285,6 +293,11 @@ export interface AwsPacerOptions {
   rateFactor?: number;
   /** Told of each paced call and how long it waited (0 when a token was there). */
   onWait?: (service: string, operation: string, waitedMs: number) => void;
+  /**
+   * Wraps each wait for a token that is not there yet; the controller lends the caller's
+   * reconcile slot meanwhile (ReconcileSlots.whileWaiting).
+   */
+  whileWaiting?: <T>(wait: () => Promise<T>) => Promise<T>;
 }
 
 /** The part of an AWS SDK v3 client the pacer needs. */
@@ -321,7 +334,10 @@ export class AwsPacer {
     );
     if (buckets.length === 0) return 0;
     const start = this.clock.now();
-    for (const bucket of buckets) await bucket.take();
+    const whileWaiting = this.options.whileWaiting ?? ((wait) => wait());
+    for (const bucket of buckets) {
+      if (!bucket.tryTake()) await whileWaiting(() => bucket.take());
+    }
     const waitedMs = this.clock.now() - start;
     this.options.onWait?.(service, operation, waitedMs);
     return waitedMs;

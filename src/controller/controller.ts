@@ -14,6 +14,7 @@ import type { OperatorMetrics } from '../metrics.js';
 import { WorkQueue } from './queue.js';
 import type { DownloaderReconciler } from './reconciler.js';
 import type { SecretReader } from './secrets.js';
+import { ReconcileSlots } from './slots.js';
 
 /** The parts of a Downloader whose change needs a reconcile; status changes do not. */
 /**
@@ -34,8 +35,9 @@ const keyOf = (namespace: string | undefined, name: string | undefined) => `${na
 
 /**
  * Runs the control loop: informers on Downloaders and the Secrets they reference feed a work
- * queue; `concurrency` workers take keys from it and reconcile them one at a time per key.
- * Every reconciled key is queued again after its requeue delay, which is the periodic resync.
+ * queue; keys are taken from it into `concurrency` reconcile slots (see ReconcileSlots: a
+ * reconcile that only waits for an AWS quota lends its slot) and reconciled one at a time per
+ * key. Every reconciled key is queued again after its requeue delay, which is the periodic resync.
  */
 export class Controller implements SecretReader {
   readonly queue: WorkQueue;
@@ -43,7 +45,8 @@ export class Controller implements SecretReader {
   private readonly secrets: Array<CachedInformer<V1Secret>> = [];
   private readonly runners: Array<{ stop(): Promise<void>; synced: Promise<void> }> = [];
   private readonly seen = new Map<string, string>();
-  private workers: Array<Promise<void>> = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private dispatcher: Promise<void> | undefined;
   private synced = false;
 
   constructor(
@@ -53,6 +56,7 @@ export class Controller implements SecretReader {
     private readonly log: Logger,
     private readonly metrics?: OperatorMetrics,
     queue?: WorkQueue,
+    readonly slots: ReconcileSlots = new ReconcileSlots(config.concurrency),
   ) {
     this.queue = queue ?? new WorkQueue();
     const namespaces = config.namespaces.length > 0 ? config.namespaces : [undefined];
@@ -85,21 +89,22 @@ export class Controller implements SecretReader {
 
   /** Starts the workers: from now on this replica reconciles. */
   startWorkers(): void {
-    if (this.workers.length > 0) return;
+    if (this.dispatcher) return;
     this.log.info({ concurrency: this.config.concurrency }, 'starting workers');
     this.enqueueAll();
-    this.workers = Array.from({ length: this.config.concurrency }, () => this.work());
+    this.dispatcher = this.dispatch();
   }
 
   /** True once workers run. */
   isWorking(): boolean {
-    return this.workers.length > 0;
+    return this.dispatcher !== undefined;
   }
 
   /** Stops taking work, lets in-flight reconciles finish, and stops the informers. */
   async stop(): Promise<void> {
     this.queue.shutDown();
-    await Promise.all(this.workers);
+    await this.dispatcher;
+    await Promise.all(this.inFlight);
     await Promise.all(this.runners.map((r) => r.stop()));
   }
 
@@ -157,15 +162,23 @@ export class Controller implements SecretReader {
       this.queue.add(keyOf(d.metadata.namespace, d.metadata.name));
   }
 
-  private async work(): Promise<void> {
+  /** Hands each queued key to a free slot, until the queue shuts down. */
+  private async dispatch(): Promise<void> {
     for (;;) {
+      await this.slots.acquire();
       const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await this.process(key);
-      } finally {
-        this.queue.done(key);
+      if (key === undefined) {
+        this.slots.release();
+        return;
       }
+      const running = this.slots
+        .run(() => this.process(key))
+        .catch((err: unknown) => this.log.error({ err, key }, 'reconcile crashed'))
+        .finally(() => {
+          this.queue.done(key);
+          this.inFlight.delete(running);
+        });
+      this.inFlight.add(running);
     }
   }
 

@@ -237,9 +237,15 @@ export const SWEEP_SOON_MS = 15_000;
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** `whileWaiting` wraps each wait for an earlier run of the same key (see ReconcileSlots). */
+  constructor(
+    private readonly whileWaiting: <T>(wait: () => Promise<T>) => Promise<T> = (wait) => wait(),
+  ) {}
+
   /** Runs `work` once every earlier `run` of the same key has settled. */
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(key) ?? Promise.resolve();
+    const earlier = this.tails.get(key);
+    const before = earlier ? this.whileWaiting(() => earlier) : Promise.resolve();
     const result = before.then(work, work);
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
@@ -287,6 +293,8 @@ export interface ProxyProvisionerDeps {
   /** Milliseconds since the epoch. */
   now?: () => number;
   log?: Logger;
+  /** Wraps a reconcile's wait for another's work on the same key (ReconcileSlots.whileWaiting). */
+  whileWaiting?: <T>(wait: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -294,7 +302,7 @@ export interface ProxyProvisionerDeps {
  * module comment). One instance per process.
  */
 export class ProxyProvisioner {
-  private readonly locks = new KeyedMutex();
+  private readonly locks: KeyedMutex;
   /** Shared API id by `namespace/keyHash`: the hint tried before a scan. */
   private readonly known = new Map<string, string>();
   /**
@@ -312,6 +320,7 @@ export class ProxyProvisioner {
 
   constructor(private readonly deps: ProxyProvisionerDeps) {
     this.now = deps.now ?? Date.now;
+    this.locks = new KeyedMutex(deps.whileWaiting);
   }
 
   /** Whether Downloaders share REST APIs (`--share-proxies`). */
