@@ -1,4 +1,3 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import {
   ConnectionAuthorizationType,
   CreateConnectionCommand,
@@ -12,6 +11,7 @@ import { RequeueAfter, TerminalError } from '../errors.js';
 import { isConflict, isNotFound, scrubSecret, traced } from './errors.js';
 import type { Owner } from './owner.js';
 import type { ResourceManager } from './resource.js';
+import { newFingerprintKey, secretFingerprint } from './secret-fingerprint.js';
 
 /**
  * The EventBridge connection through which a Downloader's HTTP Task (transport HttpTask)
@@ -132,12 +132,12 @@ export class ConnectionManager implements ResourceManager<ConnectionDesired, Con
     options: ConnectionManagerOptions = {},
   ) {
     this.logger = options.logger;
-    this.fingerprintKey = options.fingerprintKey ?? randomBytes(32);
+    this.fingerprintKey = options.fingerprintKey ?? newFingerprintKey();
   }
 
   /** A keyed fingerprint of a value: comparable, and useless to anyone without the key. */
   fingerprint(value: string): string {
-    return createHmac('sha256', this.fingerprintKey).update(value).digest('hex').slice(0, 16);
+    return secretFingerprint(this.fingerprintKey, value);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   CreateDeploymentCommand,
   CreateResourceCommand,
@@ -31,6 +31,7 @@ import {
   type ShareOwner,
 } from './owner.js';
 import type { ResourceManager } from './resource.js';
+import { newFingerprintKey, secretFingerprint } from './secret-fingerprint.js';
 
 /**
  * The API Gateway REST API through which a Downloader's state machine reaches the source: a
@@ -267,7 +268,7 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
     options: ProxyManagerOptions = {},
   ) {
     this.logger = options.logger;
-    this.fingerprintKey = options.fingerprintKey ?? randomBytes(32);
+    this.fingerprintKey = options.fingerprintKey ?? newFingerprintKey();
   }
 
   /**
@@ -276,8 +277,7 @@ export class ProxyManager implements ResourceManager<ProxyDesired, ProxyObserved
    */
   redact(value: string): string {
     if (!value.startsWith("'")) return value;
-    const mac = createHmac('sha256', this.fingerprintKey).update(value).digest('hex');
-    return `redacted:${mac.slice(0, 16)}`;
+    return `redacted:${secretFingerprint(this.fingerprintKey, value)}`;
   }
 
   /** Finds the API (hint, then tag scan) and reads it; undefined if there is none. */
