@@ -6,7 +6,7 @@
  *   npm run bench -- --n 0 --quota-mode --quota-n 100      (quota mode only)
  *                    [--poll-interval 20] [--lag-window 180] [--out docs/benchmarks.md]
  *                    [--json file] [--work-dir dir] [--keep] [--revision text]
- *                    [--execution-events true|false]
+ *                    [--execution-events true|false] [--lag-mode real|synthetic]
  *   npm run bench -- --from-json results.json [--out file]   (renders saved results again)
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     'poll-interval': { type: 'string', default: '20' },
     'lag-window': { type: 'string', default: '180' },
+    'lag-mode': { type: 'string', default: 'real' },
     out: { type: 'string', default: 'docs/benchmarks.md' },
     json: { type: 'string' },
     'work-dir': { type: 'string' },
@@ -92,8 +93,13 @@ async function main(): Promise<void> {
   if (executionEvents !== undefined && executionEvents !== 'true' && executionEvents !== 'false') {
     throw new Error('--execution-events is true or false');
   }
+  const lagMode = values['lag-mode'] as 'real' | 'synthetic';
+  if (lagMode !== 'real' && lagMode !== 'synthetic') {
+    throw new Error('--lag-mode is real (schedules run executions) or synthetic (events only)');
+  }
   const settings = {
     main,
+    lagMode,
     ...(executionEvents ? { executionEvents } : {}),
     concurrency: Number(values.concurrency),
     pollSeconds: Number(values['poll-interval']),
@@ -140,7 +146,14 @@ async function main(): Promise<void> {
             'only on resync)'
           : `polled every ${settings.pollSeconds} s (\`--execution-events false\`)`) +
         `, watched for ${settings.lagWindowSeconds} s; executions that ended at least 30 s ` +
-        'before the window closed are counted.',
+        'before the window closed are counted.' +
+        (lagMode === 'synthetic'
+          ? " Synthetic (`--lag-mode synthetic`): no execution is run; each Downloader's " +
+            'state machine gets one a minute, spread over the minute, whose RUNNING and ' +
+            '(2 s later) SUCCEEDED status-change events are put on the default EventBridge bus ' +
+            "with Step Functions' source and detail, and reach the operator through its own " +
+            'rule and queue; an execution ends when its final event is put.'
+          : ''),
     ],
   };
   const report = renderReport(info, scale, quota);

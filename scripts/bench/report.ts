@@ -324,7 +324,9 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
           ? 'n/a'
           : r.lag.source === 'polling'
             ? `polling, every ${r.lag.pollSeconds} s`
-            : 'EventBridge events through SQS',
+            : r.lag.source === 'synthetic-events'
+              ? 'EventBridge events through SQS (synthetic: executions not run)'
+              : 'EventBridge events through SQS',
       ),
       '',
       '',

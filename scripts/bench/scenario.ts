@@ -1,32 +1,26 @@
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import type { Downloader } from '../../src/api/downloader.js';
-import { OPTIONS } from '../../src/config.js';
 import { startCloud, startLocalAws, type Cloud } from './cloud.js';
 import { runFloor, type FloorResult } from './floor.js';
 import { startSourceHosts } from './hosts.js';
-import { BenchKube, benchDownloader, pool } from './kube.js';
+import { BenchKube, benchDownloader } from './kube.js';
+import { lagPhase, syntheticLagPhase, type LagResult } from './lag.js';
 import { startOperator, type RunningOperator } from './operator.js';
-import { diff, sum, sumBy, type Sample } from './prom.js';
+import { diff, sum, type Sample } from './prom.js';
 import { QuotaProxy, quotaMinimum } from './quota-proxy.js';
+import {
+  NAMESPACE,
+  callsOf,
+  loadavg,
+  operatorArgs,
+  operatorEnv,
+  sleep,
+  waitReconciled,
+  type BenchSettings,
+  type Calls,
+} from './settings.js';
 
-/** Settings of one benchmark run. */
-export interface BenchSettings {
-  /** The compiled operator's main.js. */
-  main: string;
-  workDir: string;
-  concurrency: number;
-  /** --execution-poll-interval of the lag phase, seconds. */
-  pollSeconds: number;
-  /** How long the lag phase watches executions, seconds; 0 skips it. */
-  lagWindowSeconds: number;
-  /** --execution-events for every operator run; the operator's default when left out. */
-  executionEvents?: 'true' | 'false';
-  log: (message: string) => void;
-}
-
-/** AWS calls by `service:operation`. */
-export type Calls = Record<string, number>;
+export type { BenchSettings, Calls, LagResult };
 
 /** What one phase of the operator cost, counted from when its workers started. */
 export interface PhaseCost {
@@ -46,25 +40,6 @@ export interface PhaseCost {
   apiserver: Record<string, number>;
   /** Top-level status fields that changed during the phase, as watch events showed. */
   statusFieldChanges: Record<string, number>;
-}
-
-/** Lag from the end of an execution to status.lastExecution showing it. */
-export interface LagResult {
-  /** Where execution status came from: EventBridge events through SQS, or polling. */
-  source?: 'events' | 'polling';
-  pollSeconds: number;
-  windowSeconds: number;
-  /** Executions that ended at least 30 s before the window closed. */
-  executions: number;
-  /** Of those, shown on the resource within 30 s of their end. */
-  within30s: number;
-  /** Of those, never shown before the window closed (their lag is over 30 s). */
-  notShown: number;
-  p50Seconds?: number;
-  p95Seconds?: number;
-  maxSeconds?: number;
-  /** AWS calls per second the operator made while polling. */
-  callsPerSecond: number;
 }
 
 /** Everything measured for one N without quotas. */
@@ -107,7 +82,6 @@ export interface QuotaResult {
   load: { before: number[]; after: number[] };
 }
 
-const NAMESPACE = 'bench';
 const READ = /^(Get|List|Describe|Receive)/;
 
 /** Whether an operation only reads (receiving a queue's messages counts as reading). */
@@ -123,52 +97,8 @@ export function isResourceCall(key: string): boolean {
   return RESOURCE_SERVICES.includes(key.slice(0, key.indexOf(':')));
 }
 
-function callsOf(samples: Sample[]): Calls {
-  const by = sumBy(samples, 'downloader_aws_calls_total', ['service', 'operation']);
-  return Object.fromEntries([...by].filter(([key]) => !key.startsWith('sts:')));
-}
-
 function record(map: Map<string, number>): Record<string, number> {
   return Object.fromEntries(map);
-}
-
-async function loadavg(): Promise<number[]> {
-  const { loadavg: avg } = await import('node:os');
-  return avg().map((x) => Math.round(x * 100) / 100);
-}
-
-function operatorEnv(cloud: Cloud, extra: Record<string, string> = {}) {
-  return { ...process.env, ...cloud.env, ...extra };
-}
-
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
-
-/** Waits until the operator has reconciled `count` times with an empty queue. */
-async function waitReconciled(op: RunningOperator, count: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await op.metrics();
-    if (sum(m, 'downloader_reconcile_total') >= count && sum(m, 'downloader_queue_depth') === 0) {
-      return m;
-    }
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} reconciles in ${timeoutMs} ms`);
-    await sleep(500);
-  }
-}
-
-function operatorArgs(s: BenchSettings, extra: string[], resyncSeconds = 3600): string[] {
-  return [
-    ...(s.executionEvents ? ['--execution-events', s.executionEvents] : []),
-    '--namespaces',
-    NAMESPACE,
-    '--concurrency',
-    String(s.concurrency),
-    '--resync-interval',
-    String(resyncSeconds),
-    '--execution-poll-interval',
-    '3600',
-    ...extra,
-  ];
 }
 
 /**
@@ -377,7 +307,10 @@ export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult
 
     let lag: LagResult | undefined;
     if (s.lagWindowSeconds > 0) {
-      lag = await lagPhase(s, kube, cloud, n, ops);
+      lag =
+        s.lagMode === 'synthetic'
+          ? await syntheticLagPhase(s, kube, cloud, n, ops)
+          : await lagPhase(s, kube, cloud, n, ops);
     }
 
     const floorSequential = await floor(s, downloaders, 1, create.cost.calls, 'floor-1');
@@ -408,94 +341,6 @@ export async function runScale(s: BenchSettings, n: number): Promise<ScaleResult
     await hosts.close();
     await cloud.stop();
   }
-}
-
-/**
- * Un-suspends every schedule (rate(1 minute): moto fires at once, then every minute), runs the
- * operator with a short --execution-poll-interval for the window, and compares each execution's
- * stopDate (DescribeExecution) with when the resource first showed it finished.
- */
-async function lagPhase(
-  s: BenchSettings,
-  kube: BenchKube,
-  cloud: Cloud,
-  n: number,
-  ops: RunningOperator[],
-): Promise<LagResult> {
-  s.log(`N=${n}: execution lag, polling every ${s.pollSeconds} s for ${s.lagWindowSeconds} s`);
-  const op = await startOperator(
-    s.main,
-    operatorArgs(s, [
-      '--aws-rate-limits',
-      'off',
-      '--execution-poll-interval',
-      String(s.pollSeconds),
-    ]),
-    operatorEnv(cloud),
-    join(s.workDir, 'operator-lag.log'),
-  );
-  ops.push(op);
-  await op.logged('starting workers');
-  await waitReconciled(op, n, Math.max(600_000, n * 2_000));
-  const names = [...kube.observed.keys()];
-  await kube.setSuspend(NAMESPACE, names, false);
-  // The window starts once every schedule runs: the burst of updates is not steady state.
-  await kube.waitAllReadyAt(2, n, Math.max(600_000, n * 2_000));
-  s.log(`N=${n}: every schedule runs; watching executions`);
-  const start = Date.now();
-  const callsBefore = callsOf(await op.metrics());
-  await sleep(s.lagWindowSeconds * 1000);
-  const end = Date.now();
-  const callsAfter = callsOf(await op.metrics());
-  await op.stop();
-
-  const sfn = new SFNClient({
-    endpoint: cloud.env.AWS_ENDPOINT_URL,
-    region: cloud.env.AWS_REGION ?? 'us-east-1',
-    credentials: {
-      accessKeyId: cloud.env.AWS_ACCESS_KEY_ID ?? 'testing',
-      secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY ?? 'testing',
-    },
-  });
-  const lags: number[] = [];
-  let executions = 0;
-  let notShown = 0;
-  await pool([...kube.observed.values()], 8, async (o) => {
-    if (!o.stateMachineArn) return;
-    const listed = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: o.stateMachineArn, maxResults: 100 }),
-    );
-    for (const item of listed.executions ?? []) {
-      if (!item.executionArn) continue;
-      const described = await sfn.send(
-        new DescribeExecutionCommand({ executionArn: item.executionArn }),
-      );
-      const stop = described.stopDate?.getTime();
-      if (stop === undefined || stop < start || stop > end - 30_000) continue;
-      executions++;
-      const shown = o.executionsShown.get(described.name ?? '');
-      if (shown === undefined) notShown++;
-      else lags.push((shown - stop) / 1000);
-    }
-  });
-  sfn.destroy();
-  lags.sort((a, b) => a - b);
-  const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))];
-  const total = Object.values(callsAfter).reduce((a, b) => a + b, 0);
-  const before = Object.values(callsBefore).reduce((a, b) => a + b, 0);
-  const events = (s.executionEvents ?? OPTIONS.executionEvents.default) === 'true';
-  return {
-    source: events ? 'events' : 'polling',
-    pollSeconds: s.pollSeconds,
-    windowSeconds: s.lagWindowSeconds,
-    executions,
-    within30s: lags.filter((l) => l <= 30).length,
-    notShown,
-    ...(lags.length > 0
-      ? { p50Seconds: at(0.5), p95Seconds: at(0.95), maxSeconds: lags.at(-1) }
-      : {}),
-    callsPerSecond: (total - before) / ((end - start) / 1000),
-  };
 }
 
 /** Creation of `n` Downloaders with pacing at the quotas, behind a quota-enforcing proxy. */

@@ -162,15 +162,15 @@ export class Controller implements SecretReader {
       this.queue.add(keyOf(d.metadata.namespace, d.metadata.name));
   }
 
-  /** Hands each queued key to a free slot, until the queue shuts down. */
+  /**
+   * Hands each queued key to a free slot, until the queue shuts down. The key is taken first
+   * and the slot after, so no slot sits idle while the queue is empty.
+   */
   private async dispatch(): Promise<void> {
     for (;;) {
-      await this.slots.acquire();
       const key = await this.queue.get();
-      if (key === undefined) {
-        this.slots.release();
-        return;
-      }
+      if (key === undefined) return;
+      await this.slots.acquire();
       const running = this.slots
         .run(() => this.process(key))
         .catch((err: unknown) => this.log.error({ err, key }, 'reconcile crashed'))

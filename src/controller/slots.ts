@@ -1,60 +1,72 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** A reconcile's claim on a slot: whether it holds one now, and whether it has finished. */
+/** A reconcile's claim on a slot. */
 interface Holder {
+  /** Whether it holds a slot now. */
   holds: boolean;
+  /** Its waits now open (one reconcile may wait on several things at once). */
+  waits: number;
+  /** Set while it queues to take a slot back after a wait. */
+  back?: Promise<void>;
   ended: boolean;
 }
+
+/** How many waiting reconciles each slot allows before no new key is started. */
+export const WAITING_PER_SLOT = 64;
 
 /**
  * The reconcile slots behind `--concurrency`. A reconcile holds a slot while it works. While it
  * only waits on something outside it, a token of an AWS quota or another reconcile's work on a
- * shared proxy, it lends its slot to the next key (`whileWaiting`) and takes one back when the
- * wait ends, even if that puts the slots over their number for a while: the next key is then
- * handed out only once enough reconciles have finished.
+ * shared proxy, it lends its slot to the next key (`whileWaiting`), and queues to take one back
+ * when the wait ends; reconciles coming back from a wait go before new keys.
  *
- * So `--concurrency` bounds the reconciles that are doing something, and a slow AWS quota (one
- * CreateRestApi every 3 s) never keeps the others waiting for a slot: their calls go on, and the
- * busiest quota's queue stays full, which is the least time the quotas allow.
+ * So `--concurrency` bounds the reconciles doing something, and a slow AWS quota (one
+ * CreateRestApi every 3 s) never keeps the others from their own calls: the busiest quota's
+ * queue stays full, which is the least time the quotas allow. New keys stop being started while
+ * `maxWaiting` reconciles wait, which bounds the memory they hold.
  */
 export class ReconcileSlots {
   private busy = 0;
-  private readonly queue: Array<() => void> = [];
-  private readonly holders = new AsyncLocalStorage<Holder>();
   private waitingCount = 0;
+  private readonly returning: Array<() => void> = [];
+  private readonly fresh: Array<() => void> = [];
+  private readonly holders = new AsyncLocalStorage<Holder>();
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    readonly maxWaiting = size * WAITING_PER_SLOT,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new Error('slots: size must be at least 1');
   }
 
-  /** Resolves once a slot is free, and takes it; pass it to `run`. */
+  /** Resolves once a slot is free for a new key, and takes it; pass it to `run`. */
   acquire(): Promise<void> {
-    if (this.busy < this.size && this.queue.length === 0) {
-      this.busy += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.queue.push(resolve));
+    return new Promise((resolve) => {
+      this.fresh.push(resolve);
+      this.pump();
+    });
   }
 
-  /** Runs `work` in the slot just acquired, and frees the slot (or its loan) when it settles. */
+  /** Runs `work` in the slot just acquired, and frees the slot when it settles. */
   async run<T>(work: () => Promise<T>): Promise<T> {
-    const holder: Holder = { holds: true, ended: false };
+    const holder: Holder = { holds: true, waits: 0, ended: false };
     try {
       return await this.holders.run(holder, work);
     } finally {
+      holder.ended = true;
       if (holder.holds) this.free();
       holder.holds = false;
-      holder.ended = true;
     }
   }
 
   /**
-   * Waits for `wait` without holding a slot, when called inside `run`; elsewhere it only waits.
-   * Overlapping waits of one reconcile lend its slot once.
+   * Waits for `wait` without holding a slot, when called inside `run`, then waits for a slot
+   * again; elsewhere it only waits. Overlapping waits of one reconcile lend its slot once.
    */
   async whileWaiting<T>(wait: () => Promise<T>): Promise<T> {
     const holder = this.holders.getStore();
     if (!holder || holder.ended) return wait();
+    holder.waits += 1;
     this.waitingCount += 1;
     if (holder.holds) {
       holder.holds = false;
@@ -63,21 +75,14 @@ export class ReconcileSlots {
     try {
       return await wait();
     } finally {
+      holder.waits -= 1;
       this.waitingCount -= 1;
-      if (!holder.holds && !holder.ended) {
-        // Back to work at once: the slot is taken over the limit rather than waited for.
-        holder.holds = true;
-        this.busy += 1;
-      }
+      if (!holder.holds) await this.takeBack(holder);
+      else this.pump();
     }
   }
 
-  /** Gives back a slot acquired but not used. */
-  release(): void {
-    this.free();
-  }
-
-  /** Slots taken by reconciles at work (may exceed `size` for a while, see the class comment). */
+  /** Reconciles holding a slot: never more than `size`. */
   get working(): number {
     return this.busy;
   }
@@ -87,11 +92,33 @@ export class ReconcileSlots {
     return this.waitingCount;
   }
 
+  /** Queues the holder for a slot ahead of new keys (once for overlapping waits). */
+  private takeBack(holder: Holder): Promise<void> {
+    holder.back ??= new Promise<void>((resolve) => {
+      this.returning.push(resolve);
+      this.pump();
+    }).then(() => {
+      holder.back = undefined;
+      if (holder.ended) this.free();
+      else holder.holds = true;
+    });
+    return holder.back;
+  }
+
   private free(): void {
     this.busy -= 1;
-    while (this.busy < this.size && this.queue.length > 0) {
+    this.pump();
+  }
+
+  /** Hands free slots to reconciles coming back from a wait, then to new keys. */
+  private pump(): void {
+    while (this.busy < this.size) {
+      const next =
+        this.returning.shift() ??
+        (this.waitingCount < this.maxWaiting ? this.fresh.shift() : undefined);
+      if (!next) return;
       this.busy += 1;
-      this.queue.shift()?.();
+      next();
     }
   }
 }

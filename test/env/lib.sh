@@ -3,6 +3,9 @@
 say() { printf '[cloud] %s\n' "$*" >&2; }
 fail() { say "error: $*"; exit 1; }
 
+# Fails with WHY unless the command NAME is on PATH.
+need() { command -v "$1" >/dev/null || fail "$1 is not installed; $2"; }
+
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -11,7 +11,9 @@ state="$(cd "$state" && pwd)"
 bin="$(bash "$here/build-kube.sh")"
 pki="$state/pki"
 mkdir -p "$pki" "$state/etcd"
-command -v openssl >/dev/null || fail "openssl is not installed; it is needed to make the local cluster's certificates"
+need openssl "it is needed to make the local cluster's certificates"
+need curl "it is needed to see when etcd and kube-apiserver answer"
+need python3 "Python 3 is needed to find free ports"
 
 if [[ ! -f "$pki/admin.crt" ]]; then
   say "generating certificates"

@@ -39,37 +39,63 @@ describe('ReconcileSlots', () => {
     expect(slots.working).toBe(0);
   });
 
-  it('lends the slot of a reconcile that waits, and takes it back over the limit after', async () => {
+  it('lends the slot of a reconcile that waits; back from the wait, it goes before new keys', async () => {
     const slots = new ReconcileSlots(1);
     const quota = gate();
+    const second = gate();
     const order: string[] = [];
     const first = start(slots, async () => {
       order.push('first waits');
       await slots.whileWaiting(() => quota.promise);
       order.push('first goes on');
     });
-    const second = gate();
     const secondRun = start(slots, async () => {
       order.push('second works');
       await second.promise;
+      order.push('second done');
     });
     const third = start(slots, async () => {
       order.push('third works');
     });
     await flush();
-    // The first lent its slot to the second; the third still waits for one.
+    // The first lent its slot to the second; the third waits for one.
     expect(order).toEqual(['first waits', 'second works']);
     expect(slots.waiting).toBe(1);
     quota.open();
-    await first;
-    expect(order).toEqual(['first waits', 'second works', 'first goes on']);
-    // The first came back over the limit and finished; the second still holds the only slot.
+    await flush();
+    // Its wait is over, but the only slot is the second's: never more than `size` at work.
+    expect(order).toEqual(['first waits', 'second works']);
     expect(slots.working).toBe(1);
     second.open();
-    await Promise.all([secondRun, third]);
-    expect(order).toEqual(['first waits', 'second works', 'first goes on', 'third works']);
+    await Promise.all([first, secondRun, third]);
+    expect(order).toEqual([
+      'first waits',
+      'second works',
+      'second done',
+      'first goes on',
+      'third works',
+    ]);
     expect(slots.working).toBe(0);
     expect(slots.waiting).toBe(0);
+  });
+
+  it('starts no new key while `maxWaiting` reconciles wait', async () => {
+    const slots = new ReconcileSlots(1, 1);
+    const quota = gate();
+    const order: string[] = [];
+    const first = start(slots, async () => {
+      await slots.whileWaiting(() => quota.promise);
+      order.push('first');
+    });
+    const second = start(slots, async () => {
+      order.push('second');
+    });
+    await flush();
+    expect(order).toEqual([]);
+    expect(slots.working).toBe(0);
+    quota.open();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first', 'second']);
   });
 
   it('lends a slot once for overlapping waits of one reconcile', async () => {
@@ -85,6 +111,7 @@ describe('ReconcileSlots', () => {
     a.open();
     await flush();
     expect(slots.working).toBe(1);
+    expect(slots.waiting).toBe(1);
     b.open();
     await run;
     expect(slots.working).toBe(0);
