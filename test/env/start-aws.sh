@@ -115,7 +115,7 @@ fi
 bash "$here/stop-aws.sh" "$state"
 
 command -v node >/dev/null || fail "node is not on PATH"
-need python3 "Python 3.11 or newer is needed to run moto, the local AWS"
+command -v python3 >/dev/null || fail "python3 is not installed; Python 3.11 or newer is needed to run moto, the local AWS"
 command -v flock >/dev/null || fail "flock (util-linux) is not installed"
 ensure_venv
 
