@@ -14,10 +14,13 @@ import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import {
   apply,
+  applySecret,
+  bearerAuth,
   condition,
   eveExample,
   getDownloader,
   readyDownloader,
+  runNow,
 } from '../operator/downloaders.js';
 import { EnforcedAws, readPolicy, withoutAction, type PolicyDocument } from './enforced-aws.js';
 
@@ -144,22 +147,6 @@ function eve(name: string, table: string): Downloader {
   const d = eveExample(name, table);
   d.spec.source.url = aws.env.UPSTREAM_URL ?? '';
   return d;
-}
-
-async function runNow(namespace: string, name: string, value: string): Promise<Downloader> {
-  kubectlOk([
-    'annotate',
-    '-n',
-    namespace,
-    `downloader/${name}`,
-    `downloader.dev/run-now=${value}`,
-    '--overwrite',
-  ]);
-  return eventually(`the execution of run-now ${value}`, () => {
-    const d = getDownloader(namespace, name);
-    const status = d?.status?.lastExecution?.status;
-    return d?.status?.lastRunNow === value && status && status !== 'RUNNING' ? d : undefined;
-  });
 }
 
 async function executionEnd(executionArn: string) {
@@ -292,22 +279,10 @@ describe('the operator holding exactly iam/controller-policy.json', () => {
   });
 
   it('makes the Downloader with an auth Secret Ready, and its run succeeds', async () => {
-    kubectlOk(
-      ['apply', '-n', namespace, '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'status-token' },
-        stringData: { token: aws.env.UPSTREAM_TOKEN },
-      }),
-    );
+    applySecret(namespace, 'status-token', { token: aws.env.UPSTREAM_TOKEN ?? '' });
     const secure = eve('secure', secureTable);
     secure.spec.source.path = '/v2/secure/status';
-    secure.spec.source.auth = {
-      secretRef: { name: 'status-token', key: 'token' },
-      header: 'Authorization',
-      prefix: 'Bearer ',
-    };
+    secure.spec.source.auth = bearerAuth('status-token');
     secure.spec.table.deletionPolicy = 'Delete';
     apply(namespace, secure);
     await waitFor(operator, 'Ready', () => readyDownloader(namespace, 'secure'), 90_000);
@@ -385,11 +360,7 @@ describe('the operator holding exactly iam/controller-policy.json', () => {
     const direct = eve('direct', `${secureTable}-direct`);
     direct.spec.source.path = '/v2/secure/status';
     direct.spec.source.transport = 'HttpTask';
-    direct.spec.source.auth = {
-      secretRef: { name: 'status-token', key: 'token' },
-      header: 'Authorization',
-      prefix: 'Bearer ',
-    };
+    direct.spec.source.auth = bearerAuth('status-token');
     apply(namespace, direct);
     const ready = await waitFor(
       operator,

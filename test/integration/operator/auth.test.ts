@@ -7,7 +7,16 @@ import type { Downloader } from '../../../src/api/downloader.js';
 import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
-import { apply, condition, eveExample, getDownloader, readyDownloader } from './downloaders.js';
+import {
+  apply,
+  applySecret,
+  bearerAuth,
+  condition,
+  eveExample,
+  getDownloader,
+  readyDownloader,
+  runNow,
+} from './downloaders.js';
 
 const aws = new AwsInventory();
 const token = process.env.UPSTREAM_TOKEN ?? 'local-test-token';
@@ -15,40 +24,8 @@ const token = process.env.UPSTREAM_TOKEN ?? 'local-test-token';
 function secureExample(name: string, secretName: string, table: string): Downloader {
   const d = eveExample(name, table);
   d.spec.source.path = '/v2/secure/status';
-  d.spec.source.auth = {
-    secretRef: { name: secretName, key: 'token' },
-    header: 'Authorization',
-    prefix: 'Bearer ',
-  };
+  d.spec.source.auth = bearerAuth(secretName);
   return d;
-}
-
-function setSecret(namespace: string, name: string, value: string): void {
-  kubectlOk(
-    ['apply', '-n', namespace, '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name },
-      stringData: { token: value },
-    }),
-  );
-}
-
-async function runNow(namespace: string, name: string, value: string): Promise<Downloader> {
-  kubectlOk([
-    'annotate',
-    '-n',
-    namespace,
-    `downloader/${name}`,
-    `downloader.dev/run-now=${value}`,
-    '--overwrite',
-  ]);
-  return eventually(`execution for run-now ${value}`, () => {
-    const d = getDownloader(namespace, name);
-    const status = d?.status?.lastExecution?.status;
-    return d?.status?.lastRunNow === value && status && status !== 'RUNNING' ? d : undefined;
-  });
 }
 
 describe('a Downloader with an auth Secret', () => {
@@ -66,7 +43,7 @@ describe('a Downloader with an auth Secret', () => {
   });
 
   it('maps the Secret into the integration header, and the run succeeds only through it', async () => {
-    setSecret(namespace, 'status-token', token);
+    applySecret(namespace, 'status-token', { token });
     apply(namespace, secureExample('secure', 'status-token', table));
     const ready = await eventually('Ready', () => readyDownloader(namespace, 'secure'), 90_000);
     const integration = await aws.proxyIntegration(ready.status?.resources?.restApiId ?? '');
@@ -96,7 +73,7 @@ describe('a Downloader with an auth Secret', () => {
   });
 
   it('follows a rotated Secret: the mapping is redeployed and a wrong token fails as SourceUnauthorized', async () => {
-    setSecret(namespace, 'status-token', 'rotated-wrong-token');
+    applySecret(namespace, 'status-token', { token: 'rotated-wrong-token' });
     const restApiId = getDownloader(namespace, 'secure')!.status?.resources?.restApiId ?? '';
     await eventually('the integration to carry the rotated value', async () => {
       const integration = await aws.proxyIntegration(restApiId);
@@ -114,7 +91,7 @@ describe('a Downloader with an auth Secret', () => {
     const events = kubectlOk(['get', 'events', '-n', namespace, '-o', 'json']);
     expect(events).toContain('SourceUnauthorized');
 
-    setSecret(namespace, 'status-token', token);
+    applySecret(namespace, 'status-token', { token });
     await eventually('the integration to carry the good value again', async () => {
       const integration = await aws.proxyIntegration(restApiId);
       return integration?.requestParameters?.['integration.request.header.Authorization'] ===
@@ -140,7 +117,7 @@ describe('a Downloader with an auth Secret', () => {
     expect(kubectlOk(['get', 'events', '-n', namespace, '-o', 'json'])).toContain('SecretNotFound');
     expect(readyDownloader(namespace, 'secure')).toBeDefined();
 
-    setSecret(namespace, 'not-yet', token);
+    applySecret(namespace, 'not-yet', { token });
     await eventually(
       'Ready after the Secret appears',
       () => readyDownloader(namespace, 'waiting'),

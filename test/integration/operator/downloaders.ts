@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Downloader } from '../../../src/api/downloader.js';
 import { kubectl, kubectlOk } from '../kubectl.js';
+import { eventually } from '../operator-process.js';
 
 /** The EVE example, pointed at the stand-in API and renamed for one test. */
 export function eveExample(name: string, tableName: string): Downloader {
@@ -33,4 +34,50 @@ export function readyDownloader(namespace: string, name: string): Downloader | u
   return ready?.status === 'True' && ready.observedGeneration === d?.metadata.generation
     ? d
     : undefined;
+}
+
+/** Creates or replaces the Secret `name` with `stringData`. */
+export function applySecret(
+  namespace: string,
+  name: string,
+  stringData: Record<string, string>,
+): void {
+  kubectlOk(
+    ['apply', '-n', namespace, '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData }),
+  );
+}
+
+/** `auth` sending the Secret's `token` key as `Authorization: Bearer <value>`. */
+export function bearerAuth(secretName: string): NonNullable<Downloader['spec']['source']['auth']> {
+  return {
+    secretRef: { name: secretName, key: 'token' },
+    header: 'Authorization',
+    prefix: 'Bearer ',
+  };
+}
+
+/** Sets the run-now annotation of the Downloader to `value`. */
+export function annotateRunNow(namespace: string, name: string, value: string): void {
+  kubectlOk([
+    'annotate',
+    '-n',
+    namespace,
+    `downloader/${name}`,
+    `downloader.dev/run-now=${value}`,
+    '--overwrite',
+  ]);
+}
+
+/**
+ * Starts one run with run-now `value` and waits until the status shows it took the value and
+ * its last execution finished; returns the Downloader then.
+ */
+export async function runNow(namespace: string, name: string, value: string): Promise<Downloader> {
+  annotateRunNow(namespace, name, value);
+  return eventually(`the execution of run-now ${value} of ${name}`, () => {
+    const d = getDownloader(namespace, name);
+    const status = d?.status?.lastExecution?.status;
+    return d?.status?.lastRunNow === value && status && status !== 'RUNNING' ? d : undefined;
+  });
 }

@@ -9,11 +9,19 @@ import {
   ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
 import type { Downloader } from '../../../src/api/downloader.js';
-import { kubectlOk } from '../kubectl.js';
-import { createTestNamespace } from '../kubectl.js';
+import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
-import { apply, condition, eveExample, getDownloader, readyDownloader } from './downloaders.js';
+import {
+  apply,
+  applySecret,
+  bearerAuth,
+  condition,
+  eveExample,
+  getDownloader,
+  readyDownloader,
+  runNow,
+} from './downloaders.js';
 
 /**
  * Transport HttpTask end to end on the local cloud: the state machine calls the stand-in API
@@ -29,40 +37,8 @@ function httpTaskExample(name: string, table: string): Downloader {
   const d = eveExample(name, table);
   d.spec.source.path = '/v2/secure/status';
   d.spec.source.transport = 'HttpTask';
-  d.spec.source.auth = {
-    secretRef: { name: 'http-token', key: 'token' },
-    header: 'Authorization',
-    prefix: 'Bearer ',
-  };
+  d.spec.source.auth = bearerAuth('http-token');
   return d;
-}
-
-function setSecret(namespace: string, value: string): void {
-  kubectlOk(
-    ['apply', '-n', namespace, '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'http-token' },
-      stringData: { token: value },
-    }),
-  );
-}
-
-async function runNow(namespace: string, name: string, value: string): Promise<Downloader> {
-  kubectlOk([
-    'annotate',
-    '-n',
-    namespace,
-    `downloader/${name}`,
-    `downloader.dev/run-now=${value}`,
-    '--overwrite',
-  ]);
-  return eventually(`execution for run-now ${value}`, () => {
-    const d = getDownloader(namespace, name);
-    const status = d?.status?.lastExecution?.status;
-    return d?.status?.lastRunNow === value && status && status !== 'RUNNING' ? d : undefined;
-  });
 }
 
 /** The connection named in the ARN, or undefined when there is none. */
@@ -92,7 +68,7 @@ describe('a Downloader with transport HttpTask', () => {
   });
 
   it('becomes Ready with a connection holding the credential and no REST API', async () => {
-    setSecret(namespace, token);
+    applySecret(namespace, 'http-token', { token });
     apply(namespace, httpTaskExample('direct', table));
     const ready = await eventually('Ready', () => readyDownloader(namespace, 'direct'), 90_000);
 
@@ -130,7 +106,7 @@ describe('a Downloader with transport HttpTask', () => {
   it('follows a rotated Secret: the connection is updated, a wrong token fails as SourceUnauthorized', async () => {
     const arn = getDownloader(namespace, 'direct')?.status?.resources?.connectionArn;
     const before = (await connection(arn))?.LastModifiedTime?.getTime();
-    setSecret(namespace, 'rotated-wrong-token');
+    applySecret(namespace, 'http-token', { token: 'rotated-wrong-token' });
     await eventually('the connection to be updated', async () => {
       const modified = (await connection(arn))?.LastModifiedTime?.getTime();
       return modified !== undefined && modified !== before ? true : undefined;
@@ -146,7 +122,7 @@ describe('a Downloader with transport HttpTask', () => {
     });
 
     const wrongAt = (await connection(arn))?.LastModifiedTime?.getTime();
-    setSecret(namespace, token);
+    applySecret(namespace, 'http-token', { token });
     await eventually('the connection to carry the good token again', async () => {
       const modified = (await connection(arn))?.LastModifiedTime?.getTime();
       return modified !== undefined && modified !== wrongAt ? true : undefined;

@@ -5,7 +5,13 @@ import { runNowExecutionName } from '../../../src/controller/run-now.js';
 import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
-import { apply, eveExample, getDownloader, readyDownloader } from './downloaders.js';
+import {
+  annotateRunNow,
+  apply,
+  eveExample,
+  getDownloader,
+  readyDownloader,
+} from './downloaders.js';
 
 const aws = new AwsInventory();
 const upstream = () => process.env.UPSTREAM_URL ?? '';
@@ -34,14 +40,7 @@ async function allReady(namespace: string, names: string[]): Promise<Downloader[
 
 /** Sets run-now to `value` and waits for that execution to finish; returns its status. */
 async function runNow(namespace: string, name: string, value: string): Promise<string> {
-  kubectlOk([
-    'annotate',
-    '-n',
-    namespace,
-    `downloader/${name}`,
-    `downloader.dev/run-now=${value}`,
-    '--overwrite',
-  ]);
+  annotateRunNow(namespace, name, value);
   // Read the execution itself: a scheduled run may come after it on the status.
   return eventually(
     `the run-now ${value} of ${name} finished`,
