@@ -145,7 +145,7 @@ export const OPTIONS = {
   concurrency: {
     flag: 'concurrency',
     env: 'CONCURRENCY',
-    description: 'reconciles running at once',
+    description: 'reconciles at work at once (one waiting for an AWS quota token lends its slot)',
     default: '4',
   },
   namespaces: {

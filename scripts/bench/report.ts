@@ -333,7 +333,10 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
     ]),
     row([
       'execution end to `lastExecution`: p50 / p95 / max (s)',
-      ...col((x) => `${fmt(x.lagP50Seconds)} / ${fmt(x.lagP95Seconds)} / ${fmt(x.lagMaxSeconds)}`),
+      ...col(
+        (x) =>
+          `${fmt(x.lagP50Seconds, 2)} / ${fmt(x.lagP95Seconds, 2)} / ${fmt(x.lagMaxSeconds, 2)}`,
+      ),
       '',
       '',
     ]),
