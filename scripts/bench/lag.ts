@@ -15,6 +15,7 @@ import { BenchKube, pool } from './kube.js';
 import { startOperator, type RunningOperator } from './operator.js';
 import {
   NAMESPACE,
+  awsClientConfig,
   callsOf,
   operatorArgs,
   operatorEnv,
@@ -84,14 +85,7 @@ export async function lagPhase(
   const callsAfter = callsOf(await op.metrics());
   await op.stop();
 
-  const sfn = new SFNClient({
-    endpoint: cloud.env.AWS_ENDPOINT_URL,
-    region: cloud.env.AWS_REGION ?? 'us-east-1',
-    credentials: {
-      accessKeyId: cloud.env.AWS_ACCESS_KEY_ID ?? 'testing',
-      secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY ?? 'testing',
-    },
-  });
+  const sfn = new SFNClient(awsClientConfig(cloud));
   const lags: number[] = [];
   let executions = 0;
   let notShown = 0;
@@ -212,14 +206,7 @@ export async function syntheticLagPhase(
   });
   due.sort((a, b) => a.dueAt - b.dueAt);
 
-  const events = new EventBridgeClient({
-    endpoint: cloud.env.AWS_ENDPOINT_URL,
-    region: cloud.env.AWS_REGION ?? 'us-east-1',
-    credentials: {
-      accessKeyId: cloud.env.AWS_ACCESS_KEY_ID ?? 'testing',
-      secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY ?? 'testing',
-    },
-  });
+  const events = new EventBridgeClient(awsClientConfig(cloud));
   const stops = new Map<string, number>();
   let failedEntries = 0;
   const callsBefore = callsOf(await op.metrics());

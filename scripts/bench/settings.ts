@@ -77,3 +77,15 @@ export function operatorArgs(s: BenchSettings, extra: string[], resyncSeconds = 
     ...extra,
   ];
 }
+
+/** The endpoint, Region and test credentials of an AWS SDK client of the local AWS of `cloud`. */
+export function awsClientConfig(cloud: Cloud) {
+  return {
+    endpoint: cloud.env.AWS_ENDPOINT_URL,
+    region: cloud.env.AWS_REGION ?? 'us-east-1',
+    credentials: {
+      accessKeyId: cloud.env.AWS_ACCESS_KEY_ID ?? 'testing',
+      secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY ?? 'testing',
+    },
+  };
+}

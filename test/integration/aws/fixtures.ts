@@ -15,6 +15,7 @@ import {
   type DescribeExecutionCommandOutput,
   GetExecutionHistoryCommand,
   SFNClient,
+  StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
 import type { LocalAws } from './local-aws.js';
@@ -281,4 +282,18 @@ export async function launcherDebug<T>(aws: LocalAws, pathAndQuery: string): Pro
   const body = (await response.json()) as T;
   if (!response.ok) throw new Error(`launcher ${pathAndQuery} answered ${response.status}`);
   return body;
+}
+
+/** Creates a state machine of `definition`, runs it once with `input` and waits for its end. */
+export async function executeOnce(sfn: SFNClient, definition: object, input: object = {}) {
+  const stateMachineArn = await createStateMachine(sfn, definition);
+  const started = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn,
+      name: uniqueName('run'),
+      input: JSON.stringify(input),
+    }),
+  );
+  const execution = await waitForExecution(sfn, started.executionArn!);
+  return { ...execution, parsedOutput: JSON.parse(execution.output ?? 'null') as unknown };
 }

@@ -2,16 +2,8 @@
 // stepfunctions_semantics.py): StringMatches with the one ASL wildcard, a definite JSONPath
 // through an array index giving its value, and $$.Execution.StartTime as an ISO string.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 
-import {
-  type Clients,
-  clientsFor,
-  createStateMachine,
-  destroyClients,
-  uniqueName,
-  waitForExecution,
-} from './fixtures.js';
+import { type Clients, clientsFor, destroyClients, executeOnce } from './fixtures.js';
 import { type LocalAws, useLocalAws } from './local-aws.js';
 
 jest.setTimeout(30_000);
@@ -31,16 +23,8 @@ afterAll(async () => {
 
 /** Creates the machine, runs it once with `input`, and returns its status and parsed output. */
 async function execute(definition: object, input: object) {
-  const stateMachineArn = await createStateMachine(clients.sfn, definition);
-  const started = await clients.sfn.send(
-    new StartExecutionCommand({
-      stateMachineArn,
-      name: uniqueName('run'),
-      input: JSON.stringify(input),
-    }),
-  );
-  const execution = await waitForExecution(clients.sfn, started.executionArn!);
-  return { status: execution.status, output: JSON.parse(execution.output ?? 'null') as unknown };
+  const { status, parsedOutput } = await executeOnce(clients.sfn, definition, input);
+  return { status, output: parsedOutput };
 }
 
 /** A Choice on `StringMatches: pattern` over `$.value`, ending in Matched or NotMatched. */

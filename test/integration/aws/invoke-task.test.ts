@@ -12,6 +12,7 @@ import {
   createProxyApi,
   createStateMachine,
   destroyClients,
+  executeOnce,
   invokeEndpoint,
   type ProxyApi,
   uniqueName,
@@ -61,18 +62,8 @@ function invokeMachine(parameters: Record<string, unknown>, state: Record<string
 }
 
 /** Creates the machine, runs it once with `input` and waits for the end. */
-async function execute(definition: object, input: object = {}) {
-  const stateMachineArn = await createStateMachine(clients.sfn, definition);
-  const started = await clients.sfn.send(
-    new StartExecutionCommand({
-      stateMachineArn,
-      name: uniqueName('run'),
-      input: JSON.stringify(input),
-    }),
-  );
-  const execution = await waitForExecution(clients.sfn, started.executionArn!);
-  return { ...execution, parsedOutput: JSON.parse(execution.output ?? 'null') as unknown };
-}
+const execute = (definition: object, input: object = {}) =>
+  executeOnce(clients.sfn, definition, input);
 
 describe('the apigateway:invoke task', () => {
   it('returns Headers as lists with Date, the parsed ResponseBody, StatusCode and StatusText', async () => {
