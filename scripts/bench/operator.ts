@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,8 @@ const run = promisify(execFile);
 /**
  * Compiles the operator as it ships (tsc, tsconfig.build.json) into `dir`, so the benchmark
  * measures the memory and CPU of plain JavaScript rather than of tsx compiling on the fly. `dir`
- * must be inside the repository, where node_modules is found.
+ * may be anywhere: it gets a package.json saying its files are ES modules and a link to the
+ * repository's node_modules, as the image's /app has them.
  */
 export async function buildOperator(dir: string, warn: (message: string) => void): Promise<string> {
   try {
@@ -26,6 +27,9 @@ export async function buildOperator(dir: string, warn: (message: string) => void
   }
   const main = resolve(dir, 'main.js');
   if (!existsSync(main)) throw new Error(`tsc wrote no ${main}`);
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
+  const modules = join(dir, 'node_modules');
+  if (!existsSync(modules)) symlinkSync(resolve('node_modules'), modules, 'dir');
   return main;
 }
 

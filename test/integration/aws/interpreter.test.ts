@@ -36,8 +36,8 @@ const matcher = (pattern: string) => ({
       Choices: [{ Variable: '$.value', StringMatches: pattern, Next: 'Matched' }],
       Default: 'NotMatched',
     },
-    Matched: { Type: 'Pass', Result: 'matched', End: true },
-    NotMatched: { Type: 'Pass', Result: 'not matched', End: true },
+    Matched: { Type: 'Pass', Result: { outcome: 'matched' }, End: true },
+    NotMatched: { Type: 'Pass', Result: { outcome: 'not matched' }, End: true },
   },
 });
 
@@ -52,7 +52,7 @@ describe('StringMatches', () => {
     ['\\*', '*', 'matched'],
   ])('%s against %s: %s (only * is a wildcard)', async (pattern, value, expected) => {
     const result = await execute(matcher(pattern), { value });
-    expect(result).toEqual({ status: 'SUCCEEDED', output: expected });
+    expect(result).toEqual({ status: 'SUCCEEDED', output: { outcome: expected } });
   });
 });
 
