@@ -81,3 +81,23 @@ export async function runNow(namespace: string, name: string, value: string): Pr
     return d?.status?.lastRunNow === value && status && status !== 'RUNNING' ? d : undefined;
   });
 }
+
+/** The Events recorded about one Downloader, as `kubectl describe` lists them. */
+export function eventsFor(
+  namespace: string,
+  name: string,
+): Array<{ type: string; reason: string; message: string; count?: number }> {
+  const list = JSON.parse(
+    kubectlOk([
+      'get',
+      'events',
+      '-n',
+      namespace,
+      '--field-selector',
+      `involvedObject.kind=Downloader,involvedObject.name=${name}`,
+      '-o',
+      'json',
+    ]),
+  ) as { items: Array<{ type: string; reason: string; message: string; count?: number }> };
+  return list.items.map(({ type, reason, message, count }) => ({ type, reason, message, count }));
+}

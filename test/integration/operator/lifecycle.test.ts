@@ -7,7 +7,14 @@ import { runNowExecutionName } from '../../../src/controller/run-now.js';
 import { createTestNamespace, kubectlOk } from '../kubectl.js';
 import { eventually, startOperator, type OperatorProcess } from '../operator-process.js';
 import { AwsInventory } from './aws-inventory.js';
-import { apply, condition, eveExample, getDownloader, readyDownloader } from './downloaders.js';
+import {
+  apply,
+  condition,
+  eventsFor,
+  eveExample,
+  getDownloader,
+  readyDownloader,
+} from './downloaders.js';
 
 const aws = new AwsInventory();
 
@@ -126,6 +133,20 @@ describe('the operator, for the article EVE Downloader', () => {
     ]);
   });
 
+  it('records a Normal Created Event for each AWS resource it made', async () => {
+    const created = await eventually('the Created Events', () => {
+      const messages = eventsFor(namespace, name)
+        .filter((e) => e.type === 'Normal' && e.reason === 'Created')
+        .map((e) => e.message);
+      return messages.length >= 6 ? messages : undefined;
+    });
+    const kinds = created.map((m) => m.split(' ')[1]).sort();
+    expect(kinds).toEqual(['Proxy', 'Role', 'Role', 'Schedule', 'StateMachine', 'Table']);
+    expect(created).toContain(`Created Table ${table}`);
+    const scheduleName = ready.status?.resources?.scheduleArn?.split('/').pop();
+    expect(created).toContain(`Created Schedule ${scheduleName}`);
+  });
+
   it('estimates the monthly cost of a STANDARD run every minute', () => {
     expect(ready.status?.estimatedMonthlyCost).toMatchObject({
       monthlyUsd: '2.38',
@@ -190,6 +211,23 @@ describe('the operator, for the article EVE Downloader', () => {
       ScheduleExpressionTimezone: 'Europe/Paris',
       State: 'DISABLED',
     });
+    const updates = await eventually(
+      'Updated Events for the state machine and the schedule',
+      () => {
+        const messages = eventsFor(namespace, name)
+          .filter((e) => e.type === 'Normal' && e.reason === 'Updated')
+          .map((e) => e.message);
+        return messages.some((m) => m.startsWith('Updated Schedule')) &&
+          messages.some((m) => m.startsWith('Updated StateMachine'))
+          ? messages
+          : undefined;
+      },
+    );
+    // The Event names what changed, never a value.
+    expect(updates).toContain(
+      `Updated Schedule ${current.status?.resources?.scheduleArn?.split('/').pop()}: expression, timezone, state`,
+    );
+    expect(updates.join('\n')).not.toContain('Europe/Paris');
     expect(updated.status?.resources).toEqual(current.status?.resources);
     expect(await aws.restApisIn(namespace)).toHaveLength(1);
     const prefix = updated.status?.resources?.stateMachineArn?.split(':').pop() ?? '';

@@ -41,19 +41,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from moto.core.utils import unix_time
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-    StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-    StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
@@ -62,10 +55,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from .apigateway_invoke import GatewayResponse, _http_call
-from .stepfunctions_tasks import invoke_output
+from .stepfunctions_tasks import METHODS, invoke_output, task_failure
 
 LOG = logging.getLogger("launcher.http_task")
 
@@ -79,8 +71,6 @@ TASK_PARAMETERS = (
     "RequestBody",
     "Transform",
 )
-
-_METHODS = frozenset(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
 #: How long the HTTP Task waits for an answer before failing with States.Http.Socket.
 REQUEST_TIMEOUT_S = 60.0
@@ -149,36 +139,19 @@ class StateTaskServiceHttp(StateTaskServiceCallback):
         if isinstance(ex, FailureEventException):
             return ex.failure_event
         if isinstance(ex, HttpTaskParametersInvalid):
-            error_name: Any = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
-            error, cause = StatesErrorNameType.StatesRuntime.to_name(), str(ex)
-        else:
-            if isinstance(ex, HttpStatusFailed):
-                error = f"States.Http.StatusCode.{ex.response.status}"
-                cause = json.dumps(invoke_output(ex.response))
-            elif isinstance(ex, HttpTaskError):
-                error, cause = ex.error, ex.cause
-            else:
-                error, cause = "States.Http.Socket", f"{type(ex).__name__}: {ex}"
-            error_name = CustomErrorName(error)
-        return FailureEvent(
-            env=env,
-            error_name=error_name,
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    error=error,
-                    cause=cause,
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                )
-            ),
-        )
+            return task_failure(self, env, None, str(ex))
+        if isinstance(ex, HttpStatusFailed):
+            error = f"States.Http.StatusCode.{ex.response.status}"
+            return task_failure(self, env, error, json.dumps(invoke_output(ex.response)))
+        if isinstance(ex, HttpTaskError):
+            return task_failure(self, env, ex.error, ex.cause)
+        return task_failure(self, env, "States.Http.Socket", f"{type(ex).__name__}: {ex}")
 
 
 def call(parameters: dict[str, Any]) -> GatewayResponse:
     """Makes the request a task's parameters describe, with its connection's credentials."""
     method = str(parameters.get("Method", "")).upper()
-    if method not in _METHODS:
+    if method not in METHODS:
         raise HttpTaskParametersInvalid(f"The value of the field 'Method' is not valid: {method}")
     endpoint = str(parameters.get("ApiEndpoint", ""))
     parts = urlsplit(endpoint)

@@ -71,7 +71,8 @@ TASK_PARAMETERS = (
     "AuthType",
 )
 
-_METHODS = frozenset(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+#: The methods both the apigateway:invoke and the http:invoke task accept.
+METHODS = frozenset(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
 
 #: Header names Step Functions refuses in ``Headers`` (compared case-insensitively).
@@ -157,29 +158,12 @@ def install(invoker: RestApiInvoker) -> None:
         if isinstance(ex, FailureEventException):
             return ex.failure_event
         if isinstance(ex, TaskParametersInvalid):
-            error_name: Any = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
-            error, cause = StatesErrorNameType.StatesRuntime.to_name(), str(ex)
-        else:
-            if isinstance(ex, InvokeFailed):
-                error, cause = f"ApiGateway.{ex.status}", ex.cause
-            elif isinstance(ex, InvokeError):
-                error, cause = f"ApiGateway.{ex.name}", ex.cause
-            else:
-                error, cause = f"ApiGateway.{type(ex).__name__}", str(ex)
-            error_name = CustomErrorName(error)
-        return FailureEvent(
-            env=env,
-            error_name=error_name,
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    error=error,
-                    cause=cause,
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                )
-            ),
-        )
+            return task_failure(self, env, None, str(ex))
+        if isinstance(ex, InvokeFailed):
+            return task_failure(self, env, f"ApiGateway.{ex.status}", ex.cause)
+        if isinstance(ex, InvokeError):
+            return task_failure(self, env, f"ApiGateway.{ex.name}", ex.cause)
+        return task_failure(self, env, f"ApiGateway.{type(ex).__name__}", str(ex))
 
     # moto lists only ApiEndpoint and Method, and silently drops every other parameter.
     task_class._SUPPORTED_API_PARAM_BINDINGS = {"invoke": set(TASK_PARAMETERS)}
@@ -189,10 +173,33 @@ def install(invoker: RestApiInvoker) -> None:
     stepfunctions_semantics.install()
 
 
+def task_failure(task: Any, env: Any, error: str | None, cause: str) -> FailureEvent:
+    """The TaskFailed event of a service task: ``error`` as a custom name, or ``States.Runtime``
+    when it is None (parameters Step Functions refuses at run time)."""
+    if error is None:
+        error_name: Any = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
+        error = StatesErrorNameType.StatesRuntime.to_name()
+    else:
+        error_name = CustomErrorName(error)
+    return FailureEvent(
+        env=env,
+        error_name=error_name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=error,
+                cause=cause,
+                resource=task._get_sfn_resource(),
+                resourceType=task._get_sfn_resource_type(),
+            )
+        ),
+    )
+
+
 def build_request(parameters: dict[str, Any]) -> tuple[GatewayRequest, str, str, str | None]:
     """The HTTP request a task's parameters describe, and the API, stage and region it targets."""
     method = str(parameters.get("Method", "")).upper()
-    if method not in _METHODS:
+    if method not in METHODS:
         raise TaskParametersInvalid(f"The value of the field 'Method' is not valid: {method}")
 
     endpoint = str(parameters.get("ApiEndpoint", ""))
