@@ -7,7 +7,7 @@
  *                    [--poll-interval 20] [--lag-window 180] [--out docs/benchmarks.md]
  *                    [--json file] [--work-dir dir] [--keep] [--revision text]
  *                    [--execution-events true|false] [--lag-mode real|synthetic]
- *   npm run bench -- --from-json results.json [--out file]   (renders saved results again)
+ *   npm run bench -- --from-json a.json[,b.json] [--out file]   (renders saved results again)
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
  * the operator (compiled, pacing off: moto never throttles) from nothing to all Ready; one
@@ -59,6 +59,22 @@ function revision(): string {
   }
 }
 
+/** One run's description from several: each run's notes under its command and date. */
+function mergeInfo(infos: RunInfo[]): RunInfo {
+  const [first] = infos;
+  if (!first || infos.length === 1)
+    return first ?? { command: '', date: '', machine: '', notes: [] };
+  return {
+    command: infos.map((i) => i.command).join('  and  '),
+    date: infos.map((i) => i.date).join(' and '),
+    machine: first.machine,
+    notes: infos.flatMap((i, k) => [
+      `Run ${k + 1} (\`${i.command}\`, ${i.date}):`,
+      ...i.notes.map((n) => `  ${n}`),
+    ]),
+  };
+}
+
 const numbers = (text: string) =>
   text
     .split(',')
@@ -67,13 +83,24 @@ const numbers = (text: string) =>
 
 async function main(): Promise<void> {
   if (values['from-json']) {
-    // Renders the report again from saved results, without measuring.
-    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as {
-      info: RunInfo;
-      scale: ScaleResult[];
-      quota: QuotaResult[];
-    };
-    writeReport(values.out, renderReport(saved.info, saved.scale, saved.quota));
+    // Renders the report again from saved results, without measuring; several files (comma
+    // separated) make one report whose columns are their scenarios, ordered by N.
+    const runs = values['from-json'].split(',').map(
+      (file) =>
+        JSON.parse(readFileSync(file.trim(), 'utf8')) as {
+          info: RunInfo;
+          scale: ScaleResult[];
+          quota: QuotaResult[];
+        },
+    );
+    writeReport(
+      values.out,
+      renderReport(
+        mergeInfo(runs.map((r) => r.info)),
+        runs.flatMap((r) => r.scale).sort((a, b) => a.n - b.n),
+        runs.flatMap((r) => r.quota).sort((a, b) => a.n - b.n),
+      ),
+    );
     return;
   }
   const ns = numbers(values.n);

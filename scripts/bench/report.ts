@@ -154,7 +154,8 @@ export function renderReport(info: RunInfo, scale: ScaleResult[], quota: QuotaRe
     '',
     `Date: ${info.date}. Machine: ${info.machine}.`,
     '',
-    ...info.notes.map((n) => `- ${n}`),
+    // A note indented by two spaces belongs to the one before it (a merged run's notes).
+    ...info.notes.map((n) => (n.startsWith('  ') ? `  - ${n.trim()}` : `- ${n}`)),
     '',
     '### Results',
     '',

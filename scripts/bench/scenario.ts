@@ -121,6 +121,43 @@ async function quiet(op: RunningOperator, timeoutMs: number): Promise<Sample[]> 
   }
 }
 
+/** What a phase's cost is counted from. */
+interface Baseline {
+  calls: Calls;
+  cpuSeconds: number;
+  reconciles: number;
+  apiserver: Map<string, number>;
+  statusFieldChanges: Map<string, number>;
+}
+
+/** Waits for quiet once `end` has come, and reads what the phase cost since `base`. */
+async function costSince(
+  op: RunningOperator,
+  kube: BenchKube,
+  base: Baseline,
+  timing: Pick<PhaseCost, 'seconds' | 'startupSeconds' | 'startupCpuSeconds'>,
+): Promise<{ cost: PhaseCost; samples: Sample[] }> {
+  const samples = await quiet(op, 600_000);
+  const stats = op.stats();
+  const after = await kube.apiserverRequests();
+  return {
+    samples,
+    cost: {
+      ...timing,
+      calls: record(
+        diff(new Map(Object.entries(callsOf(samples))), new Map(Object.entries(base.calls))),
+      ),
+      reconciles: sum(samples, 'downloader_reconcile_total') - base.reconciles,
+      cpuSeconds: (stats?.cpuSeconds ?? 0) - base.cpuSeconds,
+      peakRssMiB: stats?.peakRssMiB ?? 0,
+      heapUsedMiB: sum(samples, 'downloader_operator_nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMiB: sum(samples, 'downloader_operator_nodejs_heap_size_total_bytes') / 2 ** 20,
+      apiserver: record(diff(after, base.apiserver)),
+      statusFieldChanges: record(diff(kube.statusFieldChanges, base.statusFieldChanges)),
+    },
+  };
+}
+
 /** One phase: start the operator, wait for `done` and for quiet, then read what it cost. */
 async function phase(
   s: BenchSettings,
@@ -131,8 +168,8 @@ async function phase(
   done: (op: RunningOperator) => Promise<number>,
   extraEnv: Record<string, string> = {},
 ): Promise<{ cost: PhaseCost; op: RunningOperator; samples: Sample[] }> {
-  const before = await kube.apiserverRequests();
-  const changesBefore = new Map(kube.statusFieldChanges);
+  const apiserver = await kube.apiserverRequests();
+  const statusFieldChanges = new Map(kube.statusFieldChanges);
   const op = await startOperator(
     s.main,
     args,
@@ -140,31 +177,20 @@ async function phase(
     join(s.workDir, `operator-${name}.log`),
   );
   const workersAt = await op.logged('starting workers');
-  const cpuAtWorkers = op.stats()?.cpuSeconds ?? 0;
-  const callsAtWorkers = callsOf(await op.metrics());
-  const end = await done(op);
-  const samples = await quiet(op, 600_000);
-  const stats = op.stats();
-  const after = await kube.apiserverRequests();
-  return {
-    op,
-    samples,
-    cost: {
-      seconds: (end - workersAt) / 1000,
-      startupSeconds: (workersAt - op.startedAt) / 1000,
-      calls: record(
-        diff(new Map(Object.entries(callsOf(samples))), new Map(Object.entries(callsAtWorkers))),
-      ),
-      reconciles: sum(samples, 'downloader_reconcile_total'),
-      cpuSeconds: (stats?.cpuSeconds ?? 0) - cpuAtWorkers,
-      startupCpuSeconds: cpuAtWorkers,
-      peakRssMiB: stats?.peakRssMiB ?? 0,
-      heapUsedMiB: sum(samples, 'downloader_operator_nodejs_heap_size_used_bytes') / 2 ** 20,
-      heapTotalMiB: sum(samples, 'downloader_operator_nodejs_heap_size_total_bytes') / 2 ** 20,
-      apiserver: record(diff(after, before)),
-      statusFieldChanges: record(diff(kube.statusFieldChanges, changesBefore)),
-    },
+  const base: Baseline = {
+    calls: callsOf(await op.metrics()),
+    cpuSeconds: op.stats()?.cpuSeconds ?? 0,
+    reconciles: 0,
+    apiserver,
+    statusFieldChanges,
   };
+  const end = await done(op);
+  const { cost, samples } = await costSince(op, kube, base, {
+    seconds: (end - workersAt) / 1000,
+    startupSeconds: (workersAt - op.startedAt) / 1000,
+    startupCpuSeconds: base.cpuSeconds,
+  });
+  return { op, samples, cost };
 }
 
 /**
@@ -188,11 +214,13 @@ async function periodicResync(
   await op.logged('starting workers');
   await waitReconciled(op, n, Math.max(600_000, n * 2_000));
   const first = await quiet(op, 600_000);
-  const firstReconciles = sum(first, 'downloader_reconcile_total');
-  const callsBefore = callsOf(first);
-  const apiBefore = await kube.apiserverRequests();
-  const changesBefore = new Map(kube.statusFieldChanges);
-  const cpuBefore = op.stats()?.cpuSeconds ?? 0;
+  const base: Baseline = {
+    calls: callsOf(first),
+    cpuSeconds: op.stats()?.cpuSeconds ?? 0,
+    reconciles: sum(first, 'downloader_reconcile_total'),
+    apiserver: await kube.apiserverRequests(),
+    statusFieldChanges: new Map(kube.statusFieldChanges),
+  };
   const quietAt = Date.now();
   // The round starts when the first key comes due; count from the first reconcile after quiet.
   let startedAt = 0;
@@ -200,32 +228,17 @@ async function periodicResync(
   for (;;) {
     const m = await op.metrics();
     const done = sum(m, 'downloader_reconcile_total');
-    if (!startedAt && done > firstReconciles) startedAt = Date.now();
-    if (done >= firstReconciles + n && sum(m, 'downloader_queue_depth') === 0) break;
+    if (!startedAt && done > base.reconciles) startedAt = Date.now();
+    if (done >= base.reconciles + n && sum(m, 'downloader_queue_depth') === 0) break;
     if (Date.now() > deadline) throw new Error('the periodic resync did not reconcile every key');
     await sleep(500);
   }
-  const end = Date.now();
-  const samples = await quiet(op, 600_000);
-  const stats = op.stats();
-  return {
-    op,
-    cost: {
-      seconds: (end - (startedAt || quietAt)) / 1000,
-      startupSeconds: 0,
-      calls: record(
-        diff(new Map(Object.entries(callsOf(samples))), new Map(Object.entries(callsBefore))),
-      ),
-      reconciles: sum(samples, 'downloader_reconcile_total') - firstReconciles,
-      cpuSeconds: (stats?.cpuSeconds ?? 0) - cpuBefore,
-      startupCpuSeconds: 0,
-      peakRssMiB: stats?.peakRssMiB ?? 0,
-      heapUsedMiB: sum(samples, 'downloader_operator_nodejs_heap_size_used_bytes') / 2 ** 20,
-      heapTotalMiB: sum(samples, 'downloader_operator_nodejs_heap_size_total_bytes') / 2 ** 20,
-      apiserver: record(diff(await kube.apiserverRequests(), apiBefore)),
-      statusFieldChanges: record(diff(kube.statusFieldChanges, changesBefore)),
-    },
-  };
+  const { cost } = await costSince(op, kube, base, {
+    seconds: (Date.now() - (startedAt || quietAt)) / 1000,
+    startupSeconds: 0,
+    startupCpuSeconds: 0,
+  });
+  return { op, cost };
 }
 
 async function floor(
