@@ -45,6 +45,10 @@ ENV NODE_ENV=production
 # memory for a few more, shorter scavenges (docs/benchmarks.md measures the operator this way).
 # (--optimize-for-size would save 6 MiB more but is not allowed in NODE_OPTIONS.)
 ENV NODE_OPTIONS="--max-semi-space-size=2"
+# glibc gives each thread that allocates its own malloc arena; Node.js's libuv and V8 threads
+# leave memory behind in several. With two, the operator peaked at 180 MiB with 1000 Downloaders;
+# without, 196 to 301 MiB in the same benchmark (docs/benchmarks.md, "Memory").
+ENV MALLOC_ARENA_MAX="2"
 WORKDIR /app
 # Owned by root and not writable by the runtime user.
 COPY --from=prod-deps /app/node_modules ./node_modules

@@ -69,7 +69,7 @@ function mergeInfo(infos: RunInfo[]): RunInfo {
     date: infos.map((i) => i.date).join(' and '),
     machine: first.machine,
     notes: infos.flatMap((i, k) => [
-      `Run ${k + 1} (\`${i.command}\`, ${i.date}):`,
+      `Run ${k + 1} (the command's part ${k + 1}, ${i.date}):`,
       ...i.notes.map((n) => `  ${n}`),
     ]),
   };

@@ -58,8 +58,11 @@ export interface RunningOperator {
  * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free
  * port; resolves once /metrics answers.
  */
-/** The Node.js options the image runs the operator with (the Dockerfile's NODE_OPTIONS). */
-export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=2';
+/**
+ * The environment the image runs the operator with (the Dockerfile's ENV lines): V8's young
+ * generation in 2 MiB semi-spaces, and glibc's malloc held to two arenas.
+ */
+export const IMAGE_ENV = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2' };
 
 export async function startOperator(
   main: string,
@@ -75,7 +78,7 @@ export async function startOperator(
     process.execPath,
     [main, '--metrics-address', `127.0.0.1:${port}`, ...args],
     {
-      env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'info', NODE_OPTIONS: IMAGE_NODE_OPTIONS },
+      env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'info', ...IMAGE_ENV },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

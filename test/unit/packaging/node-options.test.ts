@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { IMAGE_NODE_OPTIONS } from '../../../scripts/bench/operator.js';
+import { IMAGE_ENV } from '../../../scripts/bench/operator.js';
 
-describe('the Node.js options of the image', () => {
-  it('are the ones the benchmark runs the operator with', () => {
-    const dockerfile = readFileSync('Dockerfile', 'utf8');
-    const set = /^ENV NODE_OPTIONS="(.+)"$/m.exec(dockerfile)?.[1];
-    expect(set).toBe(IMAGE_NODE_OPTIONS);
-  });
+describe('the environment of the image', () => {
+  it.each(Object.entries(IMAGE_ENV))(
+    'sets %s as the benchmark runs the operator',
+    (name, value) => {
+      const dockerfile = readFileSync('Dockerfile', 'utf8');
+      const set = new RegExp(`^ENV ${name}="(.+)"$`, 'm').exec(dockerfile)?.[1];
+      expect(set).toBe(value);
+    },
+  );
 });
