@@ -46,8 +46,8 @@ ENV NODE_ENV=production
 # (--optimize-for-size would save 6 MiB more but is not allowed in NODE_OPTIONS.)
 ENV NODE_OPTIONS="--max-semi-space-size=2"
 # glibc gives each thread that allocates its own malloc arena; Node.js's libuv and V8 threads
-# leave memory behind in several. With two, the operator peaked at 180 MiB with 1000 Downloaders;
-# without, 196 to 301 MiB in the same benchmark (docs/benchmarks.md, "Memory").
+# leave memory behind in several. With two, the operator's peak with 1000 Downloaders was 171 to
+# 209 MiB across the benchmark's phases; without, 182 to 301 MiB (docs/benchmarks.md, "Memory").
 ENV MALLOC_ARENA_MAX="2"
 WORKDIR /app
 # Owned by root and not writable by the runtime user.
