@@ -48,6 +48,15 @@ alive() {
   [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker"
 }
 
+# Whether the process started as NAME still runs (not a zombie). During start-up its command
+# line may not show the marker yet: the forked shell has not exec'd the program on a busy machine.
+running() {
+  local pid state_field
+  pid="$(cat "$state/pids/$1.pid" 2>/dev/null)" || return 1
+  state_field="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ -n "$state_field" && "$state_field" != Z ]]
+}
+
 # Builds the venv unless it exists for exactly this requirements.txt.
 ensure_venv() {
   local wanted
@@ -76,9 +85,9 @@ start_bg() {
 
 # Waits for run/NAME.port and a 200 from PATH on that port; fails fast if the process dies.
 wait_ready() {
-  local name="$1" marker="$2" path="$3" deadline=$((SECONDS + START_TIMEOUT_S)) port
+  local name="$1" path="$2" deadline=$((SECONDS + START_TIMEOUT_S)) port
   while :; do
-    alive "$name" "$marker" || {
+    running "$name" || {
       tail -n 20 "$state/logs/$name.log" >&2
       fail "$name exited during start-up (log: $state/logs/$name.log)"
     }
@@ -129,8 +138,8 @@ start_bg moto "$venv/bin/python" "$here/aws/launcher.py" --host 127.0.0.1 \
 UPSTREAM_TOKEN="$token" start_bg upstream node "$here/aws/upstream.mjs" \
   --port "${UPSTREAM_PORT:-0}" --port-file "$state/run/upstream.port"
 
-upstream_port="$(wait_ready upstream upstream.mjs /_health)"
-moto_port="$(wait_ready moto launcher.py /_launcher/health)"
+upstream_port="$(wait_ready upstream /_health)"
+moto_port="$(wait_ready moto /_launcher/health)"
 
 access_key_id=testing
 secret_access_key=testing
