@@ -59,7 +59,7 @@ function revision(): string {
   }
 }
 
-/** One run's description from several: each run's notes under its command and date. */
+/** One run's description from several: commands joined, each run's notes under its number and date. */
 function mergeInfo(infos: RunInfo[]): RunInfo {
   const [first] = infos;
   if (!first || infos.length === 1)

@@ -55,15 +55,15 @@ export interface RunningOperator {
 }
 
 /**
- * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free
- * port; resolves once /metrics answers.
- */
-/**
  * The environment the image runs the operator with (the Dockerfile's ENV lines): V8's young
  * generation in 2 MiB semi-spaces, and glibc's malloc held to two arenas.
  */
 export const IMAGE_ENV = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2' };
 
+/**
+ * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free
+ * port; resolves once /metrics answers.
+ */
 export async function startOperator(
   main: string,
   args: string[],

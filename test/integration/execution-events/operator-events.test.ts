@@ -21,6 +21,7 @@ import { eventually, startOperator, type OperatorProcess } from '../operator-pro
 import {
   apply,
   condition,
+  eventsFor,
   eveExample,
   getDownloader,
   readyDownloader,
@@ -265,19 +266,8 @@ describe('the operator with execution status events', () => {
       reason: 'SourceUnauthorized',
     });
     const warnings = await eventually('the Warning Event', () => {
-      const list = JSON.parse(
-        kubectlOk([
-          'get',
-          'events',
-          '-n',
-          namespace,
-          '--field-selector',
-          'involvedObject.name=locked,reason=SourceUnauthorized',
-          '-o',
-          'json',
-        ]),
-      ) as { items: Array<{ type: string; message: string }> };
-      return list.items.length > 0 ? list.items : undefined;
+      const list = eventsFor(namespace, 'locked').filter((e) => e.reason === 'SourceUnauthorized');
+      return list.length > 0 ? list : undefined;
     });
     expect(warnings[0]).toMatchObject({ type: 'Warning' });
     expect(warnings[0]?.message).toContain('ApiGateway.401');
