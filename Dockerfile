@@ -1,7 +1,9 @@
 # The downloader-operator image: `node dist/main.js` as user 65532, nothing written outside /tmp,
-# so it runs with readOnlyRootFilesystem. Three stages on the same Node.js base: build compiles
-# src/ with every dependency, prod-deps installs the production dependencies alone, and the
-# runtime stage gets only dist/, those node_modules, package.json ("type": "module") and crds/.
+# so it runs with readOnlyRootFilesystem. Two stages on the same Node.js base: build bundles src/
+# and its production dependencies into dist/main.js (`npm run build`, scripts/build.ts), and the
+# runtime stage gets only dist/, package.json ("type": "module"), package-lock.json (what was
+# bundled, for scanners and people) and crds/. It has no node_modules: the bundle holds what the
+# operator runs, and it starts with less memory so (docs/benchmarks.md, "Memory").
 #
 #   docker build -t downloader-operator .
 #   bash test/env/image/check-image.sh    # builds and runs it here, without a registry
@@ -16,16 +18,13 @@ ARG NODE_IMAGE=node:20.19-bookworm-slim@sha256:b342de02eb4a57cd6986290a69833d208
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Only development packages have install scripts, and tsc needs none of them.
+# Only development packages have install scripts, and the build needs none of them (esbuild
+# finds its binary in its platform package without its own).
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.ts ./scripts/
 COPY src ./src
 RUN npm run build
-
-FROM ${NODE_IMAGE} AS prod-deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 # npm, npx, corepack and yarn are not needed to run the operator and bring CVEs of their own.
@@ -42,18 +41,21 @@ LABEL org.opencontainers.image.title="downloader-operator" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 # A young generation of 2 MiB semi-spaces instead of V8's 16 MiB: about 30 MiB less resident
-# memory for a few more, shorter scavenges (docs/benchmarks.md measures the operator this way).
+# memory for a few more, shorter scavenges. A 192 MiB cap on the old generation, three quarters of
+# the chart's 256 MiB memory limit (the chart sets it from its limit): with no cap, V8 on a host
+# with gigabytes of memory lets the heap grow up to four times what it holds before it collects,
+# and the operator's first pass over 1000 Downloaders reached 200 to 290 MiB resident; with one,
+# about 140 (docs/benchmarks.md, "Memory", measures the operator with this environment).
 # (--optimize-for-size would save 6 MiB more but is not allowed in NODE_OPTIONS.)
-ENV NODE_OPTIONS="--max-semi-space-size=2"
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=192"
 # glibc gives each thread that allocates its own malloc arena; Node.js's libuv and V8 threads
-# leave memory behind in several. With two, the operator's peak with 1000 Downloaders was 171 to
-# 209 MiB across the benchmark's phases; without, 182 to 301 MiB (docs/benchmarks.md, "Memory").
+# leave memory behind in several; with two, less of it stays resident (docs/benchmarks.md,
+# "Memory").
 ENV MALLOC_ARENA_MAX="2"
 WORKDIR /app
 # Owned by root and not writable by the runtime user.
-COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY package.json ./
+COPY package.json package-lock.json ./
 COPY crds ./crds
 USER 65532:65532
 EXPOSE 8080

@@ -114,8 +114,8 @@ async function main(): Promise<void> {
     console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
   const loadAtStart = loadavg();
-  log(`compiling the operator into ${workDir}/dist`);
-  const main = await buildOperator(join(workDir, 'dist'), log);
+  log(`building the operator into ${workDir}/dist`);
+  const main = await buildOperator(join(workDir, 'dist'));
   const executionEvents = values['execution-events'] as 'true' | 'false' | undefined;
   if (executionEvents !== undefined && executionEvents !== 'true' && executionEvents !== 'false') {
     throw new Error('--execution-events is true or false');

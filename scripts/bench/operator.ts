@@ -1,35 +1,22 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { buildDist } from '../build.js';
 import { parseMetrics, type Sample } from './prom.js';
 import { procStats, type ProcStats } from './proc.js';
 
-const run = promisify(execFile);
-
 /**
- * Compiles the operator as it ships (tsc, tsconfig.build.json) into `dir`, so the benchmark
- * measures the memory and CPU of plain JavaScript rather than of tsx compiling on the fly. `dir`
- * may be anywhere: it gets a package.json saying its files are ES modules and a link to the
- * repository's node_modules, as the image's /app has them.
+ * Builds the operator as it ships (`npm run build`: one bundled file, scripts/build.ts) into
+ * `dir`, so the benchmark measures the memory and CPU of what the image runs rather than of tsx
+ * compiling on the fly. `dir` may be anywhere: it gets a package.json saying its files are ES
+ * modules, as the image's /app has, and no node_modules, as the image has none.
  */
-export async function buildOperator(dir: string, warn: (message: string) => void): Promise<string> {
-  try {
-    await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', dir], {
-      maxBuffer: 16 << 20,
-    });
-  } catch (err) {
-    // tsc still writes JavaScript when it finds type errors (in work under way, say): go on
-    // with it, but say so.
-    const { stdout } = err as { stdout?: string };
-    warn(`tsc reported errors; running what it wrote:\n${stdout?.slice(0, 2000) ?? ''}`);
-  }
+export async function buildOperator(dir: string): Promise<string> {
+  await buildDist(dir);
   const main = resolve(dir, 'main.js');
-  if (!existsSync(main)) throw new Error(`tsc wrote no ${main}`);
+  if (!existsSync(main)) throw new Error(`the build wrote no ${main}`);
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
-  const modules = join(dir, 'node_modules');
-  if (!existsSync(modules)) symlinkSync(resolve('node_modules'), modules, 'dir');
   return main;
 }
 
@@ -56,9 +43,13 @@ export interface RunningOperator {
 
 /**
  * The environment the image runs the operator with (the Dockerfile's ENV lines): V8's young
- * generation in 2 MiB semi-spaces, and glibc's malloc held to two arenas.
+ * generation in 2 MiB semi-spaces and its old generation capped at 192 MiB, and glibc's malloc
+ * held to two arenas.
  */
-export const IMAGE_ENV = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2' };
+export const IMAGE_ENV = {
+  NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=192',
+  MALLOC_ARENA_MAX: '2',
+};
 
 /**
  * Starts `node <main> ...args` with `env`, logging to `logFile`, serving /metrics on a free

@@ -10,8 +10,8 @@
 #   2. `buildah bud` of the Dockerfile, unchanged, with NODE_IMAGE pointing at the stand-in
 #      (chroot isolation, overlay storage under the cache, layers cached between runs; `npm
 #      ci` reaches the npm registry);
-#   3. the image config: user 65532:65532, workdir /app, entrypoint node dist/main.js, and no
-#      npm, npx or yarn in the runtime stage;
+#   3. the image config: user 65532:65532, workdir /app, entrypoint node dist/main.js (the
+#      bundle), and no npm, npx, yarn or node_modules in the runtime stage;
 #   4. its root filesystem mounted read-only (/tmp included: the operator writes nothing at
 #      all), entered with chroot as user 65532 with the image's environment, workdir and
 #      entrypoint: the operator must log "caches synced", answer /readyz, reconcile the
@@ -175,13 +175,12 @@ mapfile -t entrypoint < <(node -e 'for (const e of JSON.parse(process.argv[1]).E
 
 container="$(bah from --quiet "$image")"
 rootfs="$(bah mount "$container" | tail -n1)"
-for absent in usr/local/bin/npm usr/local/bin/npx usr/local/lib/node_modules/npm; do
+for absent in usr/local/bin/npm usr/local/bin/npx usr/local/lib/node_modules/npm app/node_modules; do
   [[ ! -e "$rootfs/$absent" ]] || fail "/$absent is in the runtime image"
 done
-for present in app/dist/main.js app/package.json app/node_modules/@kubernetes/client-node app/crds; do
+for present in app/dist/main.js app/package.json app/package-lock.json app/crds; do
   [[ -e "$rootfs/$present" ]] || fail "/$present is missing from the image"
 done
-[[ ! -e "$rootfs/app/node_modules/typescript" ]] || fail "development dependencies in the image"
 [[ ! -e "$rootfs/app/src" ]] || fail "sources in the image"
 owned="$(find "$rootfs/app" ! -type l \( -uid "$RUN_UID" -o -perm -o+w \) -print -quit)"
 [[ -z "$owned" ]] || fail "$owned is writable by the runtime user"
