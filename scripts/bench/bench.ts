@@ -10,7 +10,7 @@
  *   npm run bench -- --from-json a.json[,b.json] [--out file]   (renders saved results again)
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
- * the operator (compiled, pacing off: moto never throttles) from nothing to all Ready; one
+ * the operator (bundled as it ships, pacing off: moto never throttles) from nothing to all Ready; one
  * resync (the operator restarted, so each Downloader is reconciled once); the execution lag
  * with the schedules running rate(1 minute); and the floors: the same AWS calls made directly
  * with the SDK on a fresh local AWS, one Downloader after another and --concurrency at once.
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
               `${'minimumSeconds' in r ? 'quota ' : ''}N=${r.n} ${r.load.before[0]} → ${r.load.after[0]}`,
           )
           .join('; ')}. The machine was shared with other work while this ran.`,
-      `Operator: compiled (tsc), \`--concurrency ${settings.concurrency}\`, one local cloud per ` +
+      `Operator: bundled as it ships (esbuild, \`npm run build\`), \`--concurrency ${settings.concurrency}\`, one local cloud per ` +
         'scenario (real kube-apiserver and etcd, moto behind our launcher), 10 source hosts ' +
         '(127.0.0.2-11 forwarding to the stand-in API). Without quotas the operator runs with ' +
         '`--aws-rate-limits off`: moto never throttles.',

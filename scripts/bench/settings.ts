@@ -8,7 +8,7 @@ import { sum, sumBy, type Sample } from './prom.js';
 
 /** Settings of one benchmark run. */
 export interface BenchSettings {
-  /** The compiled operator's main.js. */
+  /** The bundled operator's main.js. */
   main: string;
   workDir: string;
   concurrency: number;

@@ -56,6 +56,25 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/*
+NODE_OPTIONS of the operator container: the image's 2 MiB semi-spaces, and V8's old generation
+capped at three quarters of the container's memory limit when that is given in Mi or Gi. Without
+a cap V8 lets the heap grow to several times what it holds before it collects, past the limit
+(docs/benchmarks.md, "Memory"). Empty without such a limit: the image's own cap applies.
+*/}}
+{{- define "downloader-operator.nodeOptions" -}}
+{{- $limit := toString (dig "limits" "memory" "" (.Values.resources | default dict)) }}
+{{- $mib := 0 }}
+{{- if regexMatch "^[0-9]+Mi$" $limit }}
+{{- $mib = trimSuffix "Mi" $limit | atoi }}
+{{- else if regexMatch "^[0-9]+Gi$" $limit }}
+{{- $mib = mul (trimSuffix "Gi" $limit | atoi) 1024 }}
+{{- end }}
+{{- if gt $mib 0 }}
+{{- printf "--max-semi-space-size=2 --max-old-space-size=%d" (div (mul $mib 3) 4) }}
+{{- end }}
+{{- end }}
+
 {{- define "downloader-operator.leaseNamespace" -}}
 {{- default .Release.Namespace .Values.config.leaseNamespace }}
 {{- end }}

@@ -10,6 +10,7 @@ import {
   staleFiles,
   valueKind,
 } from '../../../scripts/gen-manifests.js';
+import { IMAGE_ENV } from '../../../scripts/bench/operator.js';
 import { kubectl } from '../kubectl.js';
 import {
   applyServerSide,
@@ -380,6 +381,19 @@ describe('the Helm chart', () => {
       leaderElect: true,
       metricsAddress: '0.0.0.0:8080',
     });
+  });
+
+  it("caps V8's old generation at three quarters of the memory limit, as the image does", () => {
+    const nodeOptions = (values?: Record<string, unknown>) =>
+      literalEnv(only(objects(template({ namespace, values })), 'Deployment')).NODE_OPTIONS;
+    const capped = (mib: number) => `--max-semi-space-size=2 --max-old-space-size=${mib}`;
+    // The default limit (256Mi) gives the image's own setting.
+    expect(nodeOptions()).toBe(IMAGE_ENV.NODE_OPTIONS);
+    expect(nodeOptions({ resources: { limits: { memory: '512Mi' } } })).toBe(capped(384));
+    expect(nodeOptions({ resources: { limits: { memory: '2Gi' } } })).toBe(capped(1536));
+    // A limit in other units, or none: no NODE_OPTIONS, so the image's applies.
+    expect(nodeOptions({ resources: { limits: { memory: '500M' } } })).toBeUndefined();
+    expect(nodeOptions({ resources: { limits: null } })).toBeUndefined();
   });
 
   it('puts the Lease Role where the Lease is, and no PodDisruptionBudget with one replica', () => {
