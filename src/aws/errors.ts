@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RequeueAfter } from '../errors.js';
 
 /**
  * Classification of AWS SDK v3 errors, in one place for every AWS module, the controller's retry
@@ -273,4 +274,41 @@ export function roleMayBePropagating(
   if (!roleCreatedAt) return false;
   const created = Date.parse(roleCreatedAt);
   return Number.isFinite(created) && nowMs - created < windowMs;
+}
+
+/** How a service refuses a role it cannot assume yet, and what the requeue then says. */
+export interface RoleRefusal {
+  /** The error name of the refusal: `AccessDeniedException` from Step Functions. */
+  errorName: string;
+  /** The condition reason of the requeue. */
+  reason: string;
+  /** Who cannot assume the role, for the message: `Step Functions`. */
+  service: string;
+}
+
+/**
+ * Runs `call`; when it fails with `refusal` for a role created (`roleCreatedAt`) less than
+ * `windowMs` before `now()` at the failure, throws a requeue instead: IAM may still be
+ * propagating the role.
+ */
+export async function whileRolePropagates<T>(
+  role: { roleArn: string; roleCreatedAt?: string | undefined },
+  refusal: RoleRefusal,
+  window: { now: () => number; windowMs: number },
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const young = roleMayBePropagating(role.roleCreatedAt, window.now(), window.windowMs);
+    if (young && awsErrorName(err) === refusal.errorName) {
+      throw new RequeueAfter(
+        ROLE_PROPAGATION_REQUEUE_MS,
+        refusal.reason,
+        `${refusal.service} cannot assume role ${role.roleArn} yet: IAM is still propagating ` +
+          'the new role',
+      );
+    }
+    throw err;
+  }
 }

@@ -9,15 +9,12 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import type { Logger } from 'pino';
-import { RequeueAfter } from '../errors.js';
 import {
-  ROLE_PROPAGATION_REQUEUE_MS,
   ROLE_PROPAGATION_WINDOW_MS,
-  awsErrorName,
   isConflict,
   isNotFound,
-  roleMayBePropagating,
   traced,
+  whileRolePropagates,
 } from './errors.js';
 import type { Owner } from './owner.js';
 import { jsonEqual } from './policy-document.js';
@@ -261,27 +258,17 @@ export class ScheduleManager implements ResourceManager<ScheduleDesired, Schedul
   }
 
   /** Runs `call`, turning the refusal of a role that may still be propagating into a requeue. */
-  private async withRolePropagation<T>(
-    desired: ScheduleDesired,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      const young = roleMayBePropagating(
-        desired.roleCreatedAt,
-        this.now(),
-        this.rolePropagationWindowMs,
-      );
-      if (young && awsErrorName(err) === 'ValidationException') {
-        throw new RequeueAfter(
-          ROLE_PROPAGATION_REQUEUE_MS,
-          SCHEDULE_REASONS.rolePropagating,
-          `EventBridge Scheduler cannot assume role ${desired.roleArn} yet: IAM is still ` +
-            'propagating the new role',
-        );
-      }
-      throw err;
-    }
+  private withRolePropagation<T>(desired: ScheduleDesired, call: () => Promise<T>): Promise<T> {
+    const window = { now: this.now, windowMs: this.rolePropagationWindowMs };
+    return whileRolePropagates(
+      desired,
+      {
+        errorName: 'ValidationException',
+        reason: SCHEDULE_REASONS.rolePropagating,
+        service: 'EventBridge Scheduler',
+      },
+      window,
+      call,
+    );
   }
 }

@@ -15,13 +15,12 @@ import { RequeueAfter, TerminalError } from '../errors.js';
 import { stateMachineArn } from '../workflow/arn.js';
 import type { AwsContext } from './context.js';
 import {
-  ROLE_PROPAGATION_REQUEUE_MS,
   ROLE_PROPAGATION_WINDOW_MS,
   awsErrorName,
   isConflict,
   isNotFound,
-  roleMayBePropagating,
   traced,
+  whileRolePropagates,
 } from './errors.js';
 import { TAG_KEYS, ownerTags, type Owner } from './owner.js';
 import { DEFAULT_RECHECK_INTERVAL_MS, Recheck } from './recheck.js';
@@ -341,28 +340,18 @@ export class StateMachineManager implements ResourceManager<
   }
 
   /** Runs `call`, turning the refusal of a role that may still be propagating into a requeue. */
-  private async withRolePropagation<T>(
-    desired: StateMachineDesired,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      const young = roleMayBePropagating(
-        desired.roleCreatedAt,
-        this.now(),
-        this.rolePropagationWindowMs,
-      );
-      if (young && awsErrorName(err) === 'AccessDeniedException') {
-        throw new RequeueAfter(
-          ROLE_PROPAGATION_REQUEUE_MS,
-          STATE_MACHINE_REASONS.rolePropagating,
-          `Step Functions cannot assume role ${desired.roleArn} yet: IAM is still ` +
-            'propagating the new role',
-        );
-      }
-      throw err;
-    }
+  private withRolePropagation<T>(desired: StateMachineDesired, call: () => Promise<T>): Promise<T> {
+    const window = { now: this.now, windowMs: this.rolePropagationWindowMs };
+    return whileRolePropagates(
+      desired,
+      {
+        errorName: 'AccessDeniedException',
+        reason: STATE_MACHINE_REASONS.rolePropagating,
+        service: 'Step Functions',
+      },
+      window,
+      call,
+    );
   }
 
   private deleting(name: string): RequeueAfter {

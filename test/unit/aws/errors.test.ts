@@ -9,7 +9,9 @@ import {
   isTransient,
   roleMayBePropagating,
   scrubSecret,
+  whileRolePropagates,
 } from '../../../src/aws/errors.js';
+import { RequeueAfter } from '../../../src/errors.js';
 import { awsError } from './fake-client.js';
 
 describe('AWS error classification', () => {
@@ -146,5 +148,45 @@ describe('roleMayBePropagating', () => {
     expect(roleMayBePropagating(created, at(61))).toBe(false);
     expect(roleMayBePropagating(undefined, at(1))).toBe(false);
     expect(roleMayBePropagating('not a date', at(1))).toBe(false);
+  });
+});
+
+describe('whileRolePropagates', () => {
+  const created = '2026-01-01T00:00:00.000Z';
+  const role = { roleArn: 'arn:aws:iam::123456789012:role/r', roleCreatedAt: created };
+  const refusal = {
+    errorName: 'AccessDeniedException',
+    reason: 'RolePropagating',
+    service: 'Step Functions',
+  };
+  const window = (seconds: number) => ({
+    now: () => Date.parse(created) + seconds * 1000,
+    windowMs: 60_000,
+  });
+  const refuse = () => Promise.reject(awsError('AccessDeniedException'));
+
+  it("passes the call's result through", async () => {
+    await expect(whileRolePropagates(role, refusal, window(1), async () => 7)).resolves.toBe(7);
+  });
+
+  it('turns the refusal of a young role into a requeue with the reason and the role', async () => {
+    const err: unknown = await whileRolePropagates(role, refusal, window(10), refuse).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RequeueAfter);
+    expect(err).toMatchObject({
+      reason: 'RolePropagating',
+      message: `Step Functions cannot assume role ${role.roleArn} yet: IAM is still propagating the new role`,
+    });
+  });
+
+  it('lets the refusal of an older role, or another error, through', async () => {
+    await expect(whileRolePropagates(role, refusal, window(61), refuse)).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    const other = () => Promise.reject(awsError('ValidationException'));
+    await expect(whileRolePropagates(role, refusal, window(10), other)).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
   });
 });
