@@ -10,10 +10,11 @@
  *   npm run bench -- --from-json a.json[,b.json] [--out file]   (renders saved results again)
  *
  * For each N: a fresh local cloud; N Downloaders over 10 source hosts (schedules suspended);
- * the operator (bundled as it ships, pacing off: moto never throttles) from nothing to all Ready; one
- * resync (the operator restarted, so each Downloader is reconciled once); the execution lag
- * with the schedules running rate(1 minute); and the floors: the same AWS calls made directly
- * with the SDK on a fresh local AWS, one Downloader after another and --concurrency at once.
+ * the operator (bundled as it ships, pacing off: moto never throttles) from nothing to all
+ * Ready; one resync (the operator restarted, so each Downloader is reconciled once); the
+ * execution lag with the schedules running rate(1 minute); and the floors: the same AWS calls
+ * made directly with the SDK on a fresh local AWS, one Downloader after another and
+ * --concurrency at once.
  * --quota-mode adds, for each --quota-n, a run with pacing at the documented quotas behind a
  * proxy that throttles as AWS would.
  */
